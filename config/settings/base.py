@@ -1,0 +1,224 @@
+"""Settings shared by every environment, read from the environment (12-factor).
+
+The embedded default needs no server: SQLite in var/, kombu's filesystem transport in
+var/broker/ and mail written to var/outbox/. DATABASE_URL and REDIS_URL switch to
+PostgreSQL and Redis.
+"""
+
+import json
+import os
+from pathlib import Path
+
+import dj_database_url
+
+BASE_DIR = Path(__file__).resolve().parent.parent.parent
+VAR_DIR = Path(os.environ.get("MAILROOM_VAR_DIR", BASE_DIR / "var"))
+
+
+def env(name, default=None):
+    return os.environ.get(name, default)
+
+
+def env_bool(name, default=False):
+    return env(name, str(default)).strip().lower() in {"1", "true", "yes", "on"}
+
+
+def env_list(name, default=""):
+    return [item.strip() for item in env(name, default).split(",") if item.strip()]
+
+
+def env_json(name, default):
+    raw = env(name)
+    return json.loads(raw) if raw else default
+
+
+SECRET_KEY = env("SECRET_KEY", "")
+DEBUG = env_bool("DEBUG", False)
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
+
+# Absolute base for links in emails and for unsubscribe URLs (no request exists in a worker).
+MAILROOM_BASE_URL = env("MAILROOM_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
+
+INSTALLED_APPS = [
+    "cms",
+    "campaigns",
+    "suppression",
+    "wagtail.contrib.settings",
+    "wagtail.contrib.forms",
+    "wagtail.contrib.redirects",
+    "wagtail.embeds",
+    "wagtail.sites",
+    "wagtail.users",
+    "wagtail.snippets",
+    "wagtail.documents",
+    "wagtail.images",
+    "wagtail.search",
+    "wagtail.admin",
+    "wagtail",
+    "modelcluster",
+    "taggit",
+    "django_filters",
+    "anymail",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    # Wagtail's search and some lookups need it on PostgreSQL (postgres.E005 otherwise).
+    "django.contrib.postgres",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "wagtail.contrib.redirects.middleware.RedirectMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+WSGI_APPLICATION = "config.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.debug",
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "wagtail.contrib.settings.context_processors.settings",
+            ],
+        },
+    },
+]
+
+if not env("DATABASE_URL"):
+    VAR_DIR.mkdir(parents=True, exist_ok=True)  # the embedded default's SQLite file lives here
+DATABASES = {
+    "default": dj_database_url.parse(
+        env("DATABASE_URL", f"sqlite:///{VAR_DIR / 'mailroom.sqlite3'}"),
+        conn_max_age=int(env("DATABASE_CONN_MAX_AGE", "0")),
+    )
+}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = env("TIME_ZONE", "UTC")
+USE_I18N = True
+USE_TZ = True
+
+STATIC_ROOT = BASE_DIR / "static"
+STATIC_URL = "/static/"
+MEDIA_ROOT = Path(env("MEDIA_ROOT", VAR_DIR / "media"))
+MEDIA_URL = "/media/"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+DATA_UPLOAD_MAX_NUMBER_FIELDS = 10_000
+
+WAGTAIL_SITE_NAME = "Mailroom"
+WAGTAILADMIN_BASE_URL = MAILROOM_BASE_URL
+WAGTAILSEARCH_BACKENDS = {"default": {"BACKEND": "wagtail.search.backends.database"}}
+WAGTAILDOCS_EXTENSIONS = ["csv", "pdf", "txt", "xlsx"]
+
+# --- Mail: two Django 6.1 mailers, both behind the suppression gateway (invariant 1) ---
+DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", "Mailroom <mailroom@localhost>")
+SERVER_EMAIL = env("SERVER_EMAIL", DEFAULT_FROM_EMAIL)
+OUTBOX_DIR = Path(env("MAILROOM_OUTBOX_DIR", VAR_DIR / "outbox"))
+
+
+def gateway_mailer(stream, backend, options):
+    """One MAILERS entry: the suppression gateway for `stream`, wrapping a real backend."""
+    return {
+        "BACKEND": "suppression.gateway.GatewayBackend",
+        "OPTIONS": {"stream": stream, "backend": backend, "options": options},
+    }
+
+
+def stream_mailer(stream):
+    """The gateway for `stream`, wrapping the real backend the environment names.
+
+    MAILROOM_<STREAM>_BACKEND names the real backend (an anymail ESP backend, Django's
+    SMTP backend, or the dev outbox); MAILROOM_<STREAM>_OPTIONS is a JSON object of its
+    options (host, port, api_key, message stream, ...).
+    """
+    prefix = f"MAILROOM_{stream.upper()}"
+    backend = env(f"{prefix}_BACKEND", "config.outbox.OutboxBackend")
+    default_options = {"directory": str(OUTBOX_DIR)} if backend == "config.outbox.OutboxBackend" else {}
+    return gateway_mailer(stream, backend, env_json(f"{prefix}_OPTIONS", default_options))
+
+
+MAILERS = {
+    "default": stream_mailer("account"),
+    "promotional": stream_mailer("promotional"),
+}
+ANYMAIL = env_json("ANYMAIL", {})
+
+# --- Celery: one queue per stream so a big campaign never delays account mail ---
+REDIS_URL = env("REDIS_URL", "")
+BROKER_DIR = VAR_DIR / "broker"
+if REDIS_URL:
+    CELERY_BROKER_URL = REDIS_URL
+    CELERY_BROKER_TRANSPORT_OPTIONS = {}
+else:
+    CELERY_BROKER_URL = "filesystem://"
+    for folder in ("processed", "control"):
+        (BROKER_DIR / folder).mkdir(parents=True, exist_ok=True)
+    # The same folder in and out makes the transport work across processes.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(BROKER_DIR),
+        "data_folder_out": str(BROKER_DIR),
+        "processed_folder": str(BROKER_DIR / "processed"),
+        "control_folder": str(BROKER_DIR / "control"),
+        "store_processed": False,
+    }
+CELERY_TASK_DEFAULT_QUEUE = "account"
+CELERY_TASK_ROUTES = {
+    "campaigns.tasks.*": {"queue": "promotional"},
+}
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TIMEZONE = TIME_ZONE
+CELERY_BEAT_SCHEDULE = {
+    "start-due-campaigns": {
+        "task": "campaigns.tasks.start_due_campaigns",
+        "schedule": float(env("MAILROOM_SCHEDULER_INTERVAL", "5")),
+    },
+}
+
+# --- Sending ---
+MAILROOM_BATCH_SIZE = int(env("MAILROOM_BATCH_SIZE", "500"))
+MAILROOM_CLAIM_LEASE_SECONDS = int(env("MAILROOM_CLAIM_LEASE_SECONDS", "300"))
+# Key for the hashes that keep erased people suppressed; separate from SECRET_KEY so
+# rotating one does not unsuppress anyone.
+MAILROOM_HASH_KEY = env("MAILROOM_HASH_KEY", "") or SECRET_KEY
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        "django_tasks": {"level": "WARNING"},  # Wagtail logs every background index task at INFO
+    },
+}
+# How many batch chains run at once per campaign: one per worker slot you want busy.
+MAILROOM_SEND_CHAINS = int(env("MAILROOM_SEND_CHAINS", "2"))

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class SuppressionConfig(AppConfig):
+    name = "suppression"
+    verbose_name = "Suppression and consent"

@@ -1,0 +1,173 @@
+"""The one gateway every outgoing email passes through (DESIGN invariant 1).
+
+Both Django mailers ("default" = account service, "promotional") use GatewayBackend,
+each wrapping its own real backend. For each message the gateway:
+1. knows its stream (the mailer's, or the stricter "promotional" if the message says so);
+2. for promotional mail, adds List-Unsubscribe / List-Unsubscribe-Post when the
+   pipeline supplied `message.unsubscribe_url`, then refuses the message unless the
+   headers are there and the unsubscribe link is in every body part;
+3. drops recipients the policy blocks for that stream and records each drop;
+4. hands the rest to the real backend.
+"""
+
+import logging
+from dataclasses import dataclass
+from email.utils import parseaddr
+
+from django.core.mail import InvalidMailer
+from django.core.mail.backends.base import BaseEmailBackend
+from django.utils.module_loading import import_string
+
+from . import policy
+from .addresses import address_hash
+from .models import DroppedMessage, Stream
+
+logger = logging.getLogger(__name__)
+
+ONE_CLICK = "List-Unsubscribe=One-Click"
+
+
+class GatewayError(Exception):
+    """Base for messages the gateway refuses to send."""
+
+
+class MissingUnsubscribe(GatewayError):
+    """A promotional message without an unsubscribe link or RFC 8058 headers."""
+
+
+def message_stream(message, mailer_stream):
+    declared = getattr(message, "mailroom_stream", None)
+    if Stream.PROMOTIONAL in (declared, mailer_stream):
+        return Stream.PROMOTIONAL
+    return Stream.ACCOUNT
+
+
+def add_unsubscribe_headers(message, url):
+    message.extra_headers["List-Unsubscribe"] = f"<{url}>"
+    message.extra_headers["List-Unsubscribe-Post"] = ONE_CLICK
+
+
+def _body_parts(message):
+    parts = [message.body]
+    parts += [content for content, mimetype in getattr(message, "alternatives", []) if mimetype == "text/html"]
+    return parts
+
+
+def check_unsubscribe(message):
+    """Raise MissingUnsubscribe unless the message meets RFC 2369 / RFC 8058 and carries the link."""
+    headers = {name.lower(): value for name, value in message.extra_headers.items()}
+    list_unsubscribe = headers.get("list-unsubscribe", "")
+    if headers.get("list-unsubscribe-post") != ONE_CLICK:
+        raise MissingUnsubscribe(f"no 'List-Unsubscribe-Post: {ONE_CLICK}' header")
+    url = list_unsubscribe.strip().removeprefix("<").split(">", 1)[0]
+    if not url.startswith("https://") and not url.startswith("http://"):
+        raise MissingUnsubscribe("no List-Unsubscribe header with an http(s) URL")
+    for part in _body_parts(message):
+        if url not in part:
+            raise MissingUnsubscribe("the unsubscribe link is missing from a body part")
+
+
+@dataclass
+class Outcome:
+    """What became of one message handed to GatewayBackend.send_batch."""
+
+    sent: bool = False
+    message_id: str = ""
+    dropped: dict | None = None  # address -> blocking channel
+    error: str = ""
+
+
+class GatewayBackend(BaseEmailBackend):
+    def __init__(self, *, stream, backend, options=None, **kwargs):
+        super().__init__(**kwargs)
+        if stream not in Stream.values:
+            raise InvalidMailer(f"Unknown stream {stream!r}.", alias=self.alias)
+        self.stream = Stream(stream)
+        self.backend = import_string(backend)(alias=self.alias, **(options or {}))
+
+    def open(self):
+        return self.backend.open()
+
+    def close(self):
+        return self.backend.close()
+
+    def send_messages(self, email_messages):
+        """Django's contract: returns how many were sent, raises on the first failure."""
+        to_send = self._admit(list(email_messages))
+        if not to_send:
+            return 0
+        return self.backend.send_messages(to_send)
+
+    def send_batch(self, email_messages):
+        """For the campaign pipeline: one policy check for the batch, one Outcome per message.
+
+        A failure of one message does not stop the others, so the caller can record
+        exactly which were handed off.
+        """
+        messages = list(email_messages)
+        admitted = {id(message) for message in self._admit(messages)}
+        outcomes = []
+        for message in messages:
+            outcome = Outcome(dropped=message.mailroom_dropped or None)
+            if id(message) in admitted:
+                try:
+                    outcome.sent = bool(self.backend.send_messages([message]))
+                except Exception as error:  # the real backend's errors vary by ESP
+                    outcome.error = f"{type(error).__name__}: {error}"[:255]
+                status = getattr(message, "anymail_status", None)
+                outcome.message_id = (getattr(status, "message_id", None) or "") if status else ""
+            outcomes.append(outcome)
+        return outcomes
+
+    def _admit(self, messages):
+        """Classify, enforce the unsubscribe rules, drop blocked recipients; return what may go."""
+        streams = [self._classify(message) for message in messages]
+        for message, stream in zip(messages, streams):
+            if stream == Stream.PROMOTIONAL:
+                url = getattr(message, "unsubscribe_url", None)
+                if url:
+                    add_unsubscribe_headers(message, url)
+                check_unsubscribe(message)
+        admitted = []
+        for stream in set(streams):
+            batch = [m for m, s in zip(messages, streams) if s == stream]
+            admitted += self._drop_blocked(batch, stream)
+        return admitted
+
+    def _classify(self, message):
+        stream = message_stream(message, self.stream)
+        if getattr(message, "mailroom_stream", None) is None and self.stream == Stream.ACCOUNT:
+            logger.info("Unclassified message %r sent as account-service mail.", message.subject)
+        return stream
+
+    def _drop_blocked(self, messages, stream):
+        """Remove blocked recipients; record each drop on the message and in the ledger."""
+        recipients = {parseaddr(r)[1] for message in messages for r in message.recipients()}
+        blocked = policy.blocked(recipients, stream) if recipients else {}
+        kept, drops = [], []
+        for message in messages:
+            message.mailroom_dropped = {}
+            for field in ("to", "cc", "bcc"):
+                addresses = getattr(message, field)
+                keep = []
+                for recipient in addresses:
+                    address = parseaddr(recipient)[1]
+                    if address not in blocked:
+                        keep.append(recipient)
+                        continue
+                    message.mailroom_dropped[address] = blocked[address]
+                    drops.append(
+                        DroppedMessage(
+                            address_hash=address_hash(address),
+                            stream=stream,
+                            channel=blocked[address],
+                            subject=str(message.subject)[:255],
+                        )
+                    )
+                setattr(message, field, keep)
+            if message.recipients():
+                kept.append(message)
+        if drops:
+            DroppedMessage.objects.bulk_create(drops)
+            logger.info("Gateway dropped %d %s recipient(s).", len(drops), stream)
+        return kept

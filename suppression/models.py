@@ -1,0 +1,93 @@
+"""The suppression ledger (who must not get what) and the append-only consent log."""
+
+from django.db import models
+
+
+class Channel(models.TextChoices):
+    EMAIL_MARKETING = "email_marketing", "Email offers"
+    POSTAL_MARKETING = "postal_marketing", "Postal offers"
+    THIRD_PARTY_SHARING = "third_party_sharing", "Sharing with affiliated companies"
+    UNDELIVERABLE = "undeliverable", "Undeliverable address"
+    COMPLAINT = "complaint", "Spam complaint"
+
+
+class Source(models.TextChoices):
+    LINK = "link", "Unsubscribe link"
+    ONE_CLICK = "one_click", "One-click (RFC 8058)"
+    PREFERENCE_CENTRE = "preference_centre", "Preference centre"
+    PHONE = "phone", "Phone call"
+    LETTER = "letter", "Letter"
+    EMAIL = "email", "Email from the person"
+    ADMIN = "admin", "Admin"
+    BOUNCE = "bounce", "Bounce"
+    COMPLAINT = "complaint", "Complaint"
+    IMPORT = "import", "Import"
+    ERASURE = "erasure", "Erasure"
+
+
+class Stream(models.TextChoices):
+    PROMOTIONAL = "promotional", "Promotional"
+    ACCOUNT = "account", "Account service"
+
+
+class Suppression(models.Model):
+    """One row per address × channel: while it exists, that channel is closed."""
+
+    # Blank once the person is erased: the hash alone keeps blocking.
+    address = models.CharField(max_length=320, blank=True)
+    address_hash = models.CharField(max_length=64)
+    channel = models.CharField(max_length=32, choices=Channel.choices)
+    source = models.CharField(max_length=32, choices=Source.choices)
+    reason = models.CharField(max_length=255, blank=True)
+    actor = models.CharField(max_length=255, blank=True)
+    note = models.TextField(blank=True)
+    campaign_id = models.BigIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["address_hash", "channel"], name="one_suppression_per_channel"),
+        ]
+        indexes = [models.Index(fields=["channel", "source"])]
+
+    def __str__(self):
+        return f"{self.address or '(erased)'}: {self.get_channel_display()}"
+
+
+class ConsentEvent(models.Model):
+    """Append-only: every opt-out, opt-in and lifting, with who, when, channel and source."""
+
+    class Action(models.TextChoices):
+        OPT_OUT = "opt_out", "Opted out"
+        OPT_IN = "opt_in", "Opted in"
+        LIFTED = "lifted", "Suppression lifted"
+
+    address_hash = models.CharField(max_length=64, db_index=True)
+    channel = models.CharField(max_length=32, choices=Channel.choices)
+    action = models.CharField(max_length=16, choices=Action.choices)
+    source = models.CharField(max_length=32, choices=Source.choices)
+    actor = models.CharField(max_length=255, blank=True)
+    note = models.TextField(blank=True)
+    campaign_id = models.BigIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None:
+            raise ValueError("Consent events are append-only.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ValueError("Consent events are append-only.")
+
+
+class DroppedMessage(models.Model):
+    """A message (or one recipient of it) the gateway refused to hand on, and why."""
+
+    address_hash = models.CharField(max_length=64, db_index=True)
+    stream = models.CharField(max_length=16, choices=Stream.choices)
+    channel = models.CharField(max_length=32, choices=Channel.choices)
+    subject = models.CharField(max_length=255, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)

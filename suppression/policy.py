@@ -1,0 +1,128 @@
+"""Who may get what: the one place that decides whether a stream may reach an address.
+
+| stream      | blocked by                                   |
+| ----------- | -------------------------------------------- |
+| promotional | email_marketing, complaint, undeliverable    |
+| account     | undeliverable                                |
+
+Postal and third-party channels never block email; their exports consult them.
+"""
+
+from django.db import transaction
+from django.db.models import OuterRef, Subquery
+
+from .addresses import address_hash, normalise_address
+from .models import Channel, ConsentEvent, Source, Stream, Suppression
+
+BLOCKING = {
+    Stream.PROMOTIONAL: (Channel.UNDELIVERABLE, Channel.COMPLAINT, Channel.EMAIL_MARKETING),
+    Stream.ACCOUNT: (Channel.UNDELIVERABLE,),
+}
+# Channels a person closes and reopens themselves; the others the system records.
+PERSONAL_CHANNELS = (Channel.EMAIL_MARKETING, Channel.POSTAL_MARKETING, Channel.THIRD_PARTY_SHARING)
+SYSTEM_CHANNELS = (Channel.UNDELIVERABLE, Channel.COMPLAINT)
+_LOOKUP_CHUNK = 5000
+
+
+class PolicyError(Exception):
+    """An attempt to change consent in a way the policy forbids."""
+
+
+def blocked(addresses, stream):
+    """Map each blocked address (as given) to the channel that blocks it for `stream`."""
+    channels = BLOCKING[Stream(stream)]
+    by_hash = {}
+    for address in addresses:
+        by_hash.setdefault(address_hash(address), []).append(address)
+    hashes = list(by_hash)
+    result = {}
+    for start in range(0, len(hashes), _LOOKUP_CHUNK):
+        rows = Suppression.objects.filter(
+            address_hash__in=hashes[start : start + _LOOKUP_CHUNK], channel__in=channels
+        ).values_list("address_hash", "channel")
+        for hash_, channel in sorted(rows, key=lambda row: channels.index(row[1]), reverse=True):
+            for address in by_hash[hash_]:
+                result[address] = channel  # the most serious channel wins (sorted last)
+    return result
+
+
+def blocking_channel(hash_field, stream):
+    """A subquery giving the channel that blocks the row's `hash_field`, or NULL: for set-based SQL."""
+    channels = BLOCKING[Stream(stream)]
+    return Subquery(
+        Suppression.objects.filter(address_hash=OuterRef(hash_field), channel__in=channels)
+        .order_by("channel")
+        .values("channel")[:1]
+    )
+
+
+def is_suppressed(address, channel):
+    return Suppression.objects.filter(address_hash=address_hash(address), channel=channel).exists()
+
+
+@transaction.atomic
+def record_opt_out(address, channel, source, *, actor="", note="", reason="", campaign_id=None):
+    """Close `channel` for `address` at once. Idempotent; only a change is logged."""
+    hash_ = address_hash(address)
+    suppression, created = Suppression.objects.get_or_create(
+        address_hash=hash_,
+        channel=channel,
+        defaults={
+            "address": normalise_address(address),
+            "source": source,
+            "reason": reason,
+            "actor": actor,
+            "note": note,
+            "campaign_id": campaign_id,
+        },
+    )
+    if created:
+        ConsentEvent.objects.create(
+            address_hash=hash_,
+            channel=channel,
+            action=ConsentEvent.Action.OPT_OUT,
+            source=source,
+            actor=actor,
+            note=note or reason,
+            campaign_id=campaign_id,
+        )
+    return suppression, created
+
+
+@transaction.atomic
+def record_opt_in(address, channel, *, note=""):
+    """The person reopens one of their own channels, only from the preference centre."""
+    if channel not in PERSONAL_CHANNELS:
+        raise PolicyError(f"{channel} is recorded by the system; a person cannot opt back in to it.")
+    hash_ = address_hash(address)
+    deleted, _ = Suppression.objects.filter(address_hash=hash_, channel=channel).delete()
+    if deleted:
+        ConsentEvent.objects.create(
+            address_hash=hash_,
+            channel=channel,
+            action=ConsentEvent.Action.OPT_IN,
+            source=Source.PREFERENCE_CENTRE,
+            actor="the person",
+            note=note,
+        )
+    return bool(deleted)
+
+
+@transaction.atomic
+def lift_suppression(address_hash_value, channel, *, actor, reason):
+    """An admin lifts a suppression the system recorded (e.g. a bounce in error)."""
+    if channel not in SYSTEM_CHANNELS:
+        raise PolicyError("Only the person can lift their own opt-out, from the preference centre.")
+    if not reason.strip():
+        raise PolicyError("Lifting a suppression needs a reason.")
+    deleted, _ = Suppression.objects.filter(address_hash=address_hash_value, channel=channel).delete()
+    if deleted:
+        ConsentEvent.objects.create(
+            address_hash=address_hash_value,
+            channel=channel,
+            action=ConsentEvent.Action.LIFTED,
+            source=Source.ADMIN,
+            actor=actor,
+            note=reason,
+        )
+    return bool(deleted)

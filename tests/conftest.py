@@ -1,0 +1,186 @@
+"""Shared fixtures: real services (PostgreSQL, Redis, an SMTP server, a Celery worker).
+
+Tests that need PostgreSQL or Redis skip with a reason when DATABASE_URL / REDIS_URL
+are not set, and fail instead when MAILROOM_REQUIRE_SERVICES=1 (as CI sets it).
+"""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from aiosmtpd.controller import Controller
+from django.db import connection
+
+ROOT = Path(__file__).resolve().parent.parent
+REQUIRE_SERVICES = os.environ.get("MAILROOM_REQUIRE_SERVICES") == "1"
+
+
+def _missing(what, variable):
+    message = f"needs {what}: set {variable}"
+    if REQUIRE_SERVICES:
+        pytest.fail(f"{message} (MAILROOM_REQUIRE_SERVICES=1 forbids skipping)")
+    pytest.skip(message)
+
+
+@pytest.fixture
+def postgres(db):
+    if connection.vendor != "postgresql":
+        _missing("PostgreSQL", "DATABASE_URL")
+
+
+@pytest.fixture(scope="session")
+def redis_url():
+    url = os.environ.get("REDIS_URL")
+    if not url:
+        _missing("Redis", "REDIS_URL")
+    return url
+
+
+def free_port():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class Inbox:
+    """What the SMTP server received: a list of (envelope sender, recipients, bytes)."""
+
+    def __init__(self):
+        self.messages = []
+        self.lock = threading.Lock()
+
+    async def handle_DATA(self, server, session, envelope):
+        with self.lock:
+            self.messages.append((envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content))
+        return "250 OK"
+
+    def clear(self):
+        with self.lock:
+            self.messages.clear()
+
+    def wait_for(self, count, timeout=60):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and len(self.messages) < count:
+            time.sleep(0.05)
+        return list(self.messages)
+
+
+@pytest.fixture(scope="session")
+def smtp_server():
+    """A real SMTP server (aiosmtpd) on loopback."""
+    inbox = Inbox()
+    inbox.port = free_port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=inbox.port)
+    controller.start()
+    yield inbox
+    controller.stop()
+
+
+@pytest.fixture
+def smtp_inbox(smtp_server):
+    smtp_server.clear()
+    return smtp_server
+
+
+def smtp_mailer_env(port):
+    backend = "django.core.mail.backends.smtp.EmailBackend"
+    options = json.dumps({"host": "127.0.0.1", "port": port, "timeout": 10})
+    return {
+        "MAILROOM_PROMOTIONAL_BACKEND": backend,
+        "MAILROOM_PROMOTIONAL_OPTIONS": options,
+        "MAILROOM_ACCOUNT_BACKEND": backend,
+        "MAILROOM_ACCOUNT_OPTIONS": options,
+    }
+
+
+class Worker:
+    """A real `celery worker` process against the test database and Redis."""
+
+    def __init__(self, env, queues, log_path):
+        self.log_path = log_path
+        self.log = open(log_path, "wb")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "config", "worker", "-P", "prefork", "-c", "2",
+             "-Q", queues, "--without-heartbeat", "--without-gossip", "--without-mingle", "-l", "INFO"],
+            cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT,
+        )
+        self._wait_ready()
+
+    def _wait_ready(self, timeout=60):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if b" ready." in Path(self.log_path).read_bytes():
+                return
+            if self.process.poll() is not None:
+                break
+            time.sleep(0.2)
+        raise RuntimeError(f"Celery worker did not start:\n{self.output()}")
+
+    def output(self):
+        return Path(self.log_path).read_text(errors="replace")
+
+    def stop(self):
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.log.close()
+
+
+@pytest.fixture(scope="session")
+def celery_worker(django_db_setup, django_db_blocker, redis_url, smtp_server, tmp_path_factory):
+    """A worker process on both queues, mailing through the gateway to the test SMTP server."""
+    from config.celery import app
+
+    with django_db_blocker.unblock():
+        database_name = connection.settings_dict["NAME"]
+        if connection.vendor != "postgresql":
+            _missing("PostgreSQL", "DATABASE_URL")
+    app.control.purge()
+    database_url = os.environ["DATABASE_URL"].rsplit("/", 1)[0] + f"/{database_name}"
+    env = os.environ | smtp_mailer_env(smtp_server.port) | {
+        "DJANGO_SETTINGS_MODULE": "config.settings.test",
+        "DATABASE_URL": database_url,
+        "PYTHONUNBUFFERED": "1",
+    }
+    worker = Worker(env, "promotional,account", tmp_path_factory.mktemp("worker") / "worker.log")
+    yield worker
+    worker.stop()
+
+
+@pytest.fixture
+def sender_settings(db):
+    """Default site's sender settings with the postal address promotional mail requires."""
+    from wagtail.models import Site
+
+    from cms.models import SenderSettings
+
+    settings = SenderSettings.for_site(Site.objects.get(is_default_site=True))
+    settings.company_name = "Example Software Ltd"
+    settings.postal_address = "1 Example Street\nSpringfield 12345"
+    settings.from_name = "Example Offers"
+    settings.from_email = "offers@example.com"
+    settings.save()
+    return settings
+
+
+@pytest.fixture
+def outbox_dir(settings, tmp_path):
+    """Both mailers write .eml files here (the dev outbox backend, a real file backend)."""
+    from config.settings.base import gateway_mailer
+
+    options = {"directory": str(tmp_path)}
+    settings.MAILERS = {
+        "default": gateway_mailer("account", "config.outbox.OutboxBackend", options),
+        "promotional": gateway_mailer("promotional", "config.outbox.OutboxBackend", options),
+    }
+    return tmp_path

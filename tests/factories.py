@@ -1,0 +1,37 @@
+"""Small builders for test data: pages, audiences, campaigns."""
+
+from wagtail.models import Page
+
+from campaigns.models import Audience, Campaign, Contact, Membership
+from cms.models import EmailPage
+
+
+def make_page(title="Offers", subject="{first_name|Hello}, new offers", body=None):
+    page = EmailPage(
+        title=title,
+        subject=subject,
+        preheader="Software and courses",
+        body=body
+        or [
+            ("heading", "Hello {first_name|there}!"),
+            ("text", "<p>Our new offers.</p>"),
+            ("button", {"label": "See offers", "url": "https://example.com/offers"}),
+        ],
+    )
+    Page.get_first_root_node().get_children().first().add_child(instance=page)
+    return page
+
+
+def make_audience(name, people):
+    """people: iterable of (email, first_name) pairs."""
+    audience = Audience.objects.create(name=name)
+    for email, first_name in people:
+        contact, _ = Contact.objects.get_or_create(email=email, defaults={"first_name": first_name})
+        Membership.objects.create(audience=audience, contact=contact)
+    return audience
+
+
+def make_campaign(page, *audiences, name="Campaign"):
+    campaign = Campaign.objects.create(name=name, page=page)
+    campaign.audiences.add(*audiences)
+    return campaign

@@ -1,0 +1,75 @@
+"""Policy: per-stream blocking, address variants, opt-in and lifting rules, the event log."""
+
+import pytest
+
+from suppression import policy
+from suppression.addresses import address_hash, normalise_address
+from suppression.models import Channel, ConsentEvent, Source, Suppression
+
+pytestmark = pytest.mark.django_db
+
+
+def test_blocking_table_per_stream():
+    policy.record_opt_out("optout@example.com", Channel.EMAIL_MARKETING, Source.LINK)
+    policy.record_opt_out("bounced@example.com", Channel.UNDELIVERABLE, Source.BOUNCE)
+    policy.record_opt_out("angry@example.com", Channel.COMPLAINT, Source.COMPLAINT)
+    policy.record_opt_out("nopost@example.com", Channel.POSTAL_MARKETING, Source.PHONE)
+    everyone = ["optout@example.com", "bounced@example.com", "angry@example.com", "nopost@example.com", "ok@example.com"]
+    assert policy.blocked(everyone, "promotional") == {
+        "optout@example.com": Channel.EMAIL_MARKETING,
+        "bounced@example.com": Channel.UNDELIVERABLE,
+        "angry@example.com": Channel.COMPLAINT,
+    }
+    assert policy.blocked(everyone, "account") == {"bounced@example.com": Channel.UNDELIVERABLE}
+
+
+def test_address_variants_are_one_person():
+    policy.record_opt_out("  Ada@EXAMPLE.com ", Channel.EMAIL_MARKETING, Source.LINK)
+    assert policy.blocked(["ada@example.com", "ADA@example.COM"], "promotional") == {
+        "ada@example.com": Channel.EMAIL_MARKETING,
+        "ADA@example.COM": Channel.EMAIL_MARKETING,
+    }
+    assert normalise_address(" Ada@Bücher.Example ") == "Ada@xn--bcher-kva.example"
+
+
+def test_person_may_opt_back_in_only_to_their_own_channels():
+    policy.record_opt_out("ada@example.com", Channel.EMAIL_MARKETING, Source.LINK)
+    policy.record_opt_out("ada@example.com", Channel.COMPLAINT, Source.COMPLAINT)
+    assert policy.record_opt_in("ada@example.com", Channel.EMAIL_MARKETING) is True
+    with pytest.raises(policy.PolicyError):
+        policy.record_opt_in("ada@example.com", Channel.COMPLAINT)
+    assert policy.blocked(["ada@example.com"], "promotional") == {"ada@example.com": Channel.COMPLAINT}
+    actions = list(ConsentEvent.objects.order_by("id").values_list("channel", "action"))
+    assert actions == [
+        (Channel.EMAIL_MARKETING, "opt_out"), (Channel.COMPLAINT, "opt_out"), (Channel.EMAIL_MARKETING, "opt_in"),
+    ]
+
+
+def test_admin_lifts_only_system_suppressions_with_a_reason():
+    policy.record_opt_out("ada@example.com", Channel.EMAIL_MARKETING, Source.LINK)
+    policy.record_opt_out("ada@example.com", Channel.UNDELIVERABLE, Source.BOUNCE)
+    hash_ = address_hash("ada@example.com")
+    with pytest.raises(policy.PolicyError):
+        policy.lift_suppression(hash_, Channel.EMAIL_MARKETING, actor="admin", reason="asked")
+    with pytest.raises(policy.PolicyError):
+        policy.lift_suppression(hash_, Channel.UNDELIVERABLE, actor="admin", reason=" ")
+    assert policy.lift_suppression(hash_, Channel.UNDELIVERABLE, actor="admin", reason="bounce was a test")
+    assert list(Suppression.objects.values_list("channel", flat=True)) == [Channel.EMAIL_MARKETING]
+    lifted = ConsentEvent.objects.get(action="lifted")
+    assert (lifted.actor, lifted.note) == ("admin", "bounce was a test")
+
+
+def test_consent_events_are_append_only():
+    policy.record_opt_out("ada@example.com", Channel.EMAIL_MARKETING, Source.LINK)
+    event = ConsentEvent.objects.get()
+    event.note = "rewritten"
+    with pytest.raises(ValueError):
+        event.save()
+    with pytest.raises(ValueError):
+        event.delete()
+
+
+def test_an_erased_row_still_blocks_by_hash():
+    policy.record_opt_out("ada@example.com", Channel.EMAIL_MARKETING, Source.LINK)
+    Suppression.objects.update(address="")  # what erasure keeps: the keyed hash only
+    assert policy.blocked(["Ada@example.com"], "promotional") == {"Ada@example.com": Channel.EMAIL_MARKETING}
