@@ -15,6 +15,17 @@ class Contact(models.Model):
     email_hash = models.CharField(max_length=64, db_index=True, editable=False)
     first_name = models.CharField(max_length=150, blank=True)
     last_name = models.CharField(max_length=150, blank=True)
+    external_id = models.CharField("customer id", max_length=100, blank=True, db_index=True)
+    company = models.CharField(max_length=255, blank=True)
+    country = models.CharField(max_length=100, blank=True)
+    language = models.CharField(max_length=35, blank=True)
+    postal_address = models.TextField(blank=True, help_text="Only for postal offers.")
+    tags = models.JSONField(default=list, blank=True)
+    # Only fields an admin mapped explicitly at import; nothing collected by default.
+    attributes = models.JSONField(default=dict, blank=True)
+    consent_basis = models.CharField(max_length=64, blank=True)
+    consent_date = models.DateTimeField(null=True, blank=True)
+    consent_source = models.CharField(max_length=255, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
