@@ -1,9 +1,9 @@
-# Mailroom: `make run` for the demo, `make test` for the suite.
+# Mailroom: `make run` for the demo, `make test` for the suite, `make bench` for figures.
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test install clean
+.PHONY: run test bench install clean
 
 install: $(STAMP)
 
@@ -26,6 +26,11 @@ run: install
 
 test: install
 	@$(BIN)/python -m pytest
+
+# Real PostgreSQL and Redis; defaults match .ci/run. Prints one JSON line per figure.
+bench: install
+	@DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/mailroom} \
+	 REDIS_URL=$${REDIS_URL:-redis://127.0.0.1:6379/0} $(BIN)/python -m bench $(ONLY)
 
 clean:
 	rm -rf $(VENV) var

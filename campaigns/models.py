@@ -77,6 +77,8 @@ class Campaign(models.Model):
     scheduled_at = models.DateTimeField(null=True, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # Why a campaign was paused, e.g. by the failure-rate guard; shown in the admin.
+    pause_reason = models.CharField(max_length=255, blank=True)
     # Frozen when sending starts (DESIGN invariant 5): later page edits change nothing.
     frozen_subject = models.CharField(max_length=255, blank=True, editable=False)
     frozen_html = models.TextField(blank=True, editable=False)
@@ -91,6 +93,19 @@ class Campaign(models.Model):
 
     def __str__(self):
         return self.name
+
+    def frozen(self):
+        """The content frozen when sending started."""
+        from cms.rendering import FrozenEmail
+
+        return FrozenEmail(
+            subject=self.frozen_subject,
+            preheader="",
+            html=self.frozen_html,
+            text=self.frozen_text,
+            from_email=self.frozen_from_email,
+            reply_to=self.frozen_reply_to,
+        )
 
 
 class Delivery(models.Model):

@@ -4,23 +4,22 @@ Tasks, admin views and commands all call these functions. Nothing here renders a
 page per recipient (DESIGN invariant 5) or assumes a single worker (invariant 6).
 """
 
-import email.policy
 import logging
 from datetime import timedelta
 
 from django.conf import settings
-from django.core.mail import EmailMultiAlternatives, mailers
+from django.core.mail import mailers
 from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from cms.merge import MergeTemplate
 from cms.rendering import freeze as freeze_page
 from suppression import policy
 from suppression.models import Stream
-from suppression.tokens import unsubscribe_url
 
-from .models import Campaign, Contact, Delivery, Membership
+from .models import Campaign, Delivery
+from .personalise import Personaliser
+from .targeting import recipients
 
 logger = logging.getLogger(__name__)
 Status = Campaign.Status
@@ -39,6 +38,31 @@ def schedule(campaign, when=None):
         raise CampaignStateError(f"Campaign {campaign.pk} is {campaign.status}; only drafts can be scheduled.")
     campaign.refresh_from_db()
     return campaign
+
+
+def pause(campaign_id, reason=""):
+    """Stop a sending campaign after the batches in flight; resumable."""
+    return bool(
+        Campaign.objects.filter(pk=campaign_id, status=Status.SENDING).update(
+            status=Status.PAUSED, pause_reason=reason[:255]
+        )
+    )
+
+
+def resume(campaign_id):
+    """Back to sending; the caller queues batch chains again (tasks.resume_campaign)."""
+    return bool(
+        Campaign.objects.filter(pk=campaign_id, status=Status.PAUSED).update(status=Status.SENDING, pause_reason="")
+    )
+
+
+def cancel(campaign_id):
+    """Stop for good: nothing more is sent; deliveries not yet sent stay pending, unsent."""
+    return bool(
+        Campaign.objects.filter(
+            pk=campaign_id, status__in=[Status.DRAFT, Status.SCHEDULED, Status.SENDING, Status.PAUSED]
+        ).update(status=Status.CANCELLED, finished_at=timezone.now())
+    )
 
 
 def due_campaign_ids(now=None):
@@ -84,22 +108,20 @@ def freeze(campaign):
 
 
 def snapshot(campaign):
-    """Audience members → Delivery rows in set-based SQL; blocked ones marked suppressed."""
-    audience_ids = list(campaign.audiences.values_list("pk", flat=True))
-    if audience_ids:
-        members = ", ".join(["%s"] * len(audience_ids))
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"""
-                INSERT INTO {Delivery._meta.db_table}
-                    (campaign_id, contact_id, email_hash, status, reason, attempts, esp_message_id)
-                SELECT %s, c.id, c.email_hash, %s, '', 0, ''
-                FROM {Contact._meta.db_table} c
-                WHERE c.id IN (SELECT contact_id FROM {Membership._meta.db_table} WHERE audience_id IN ({members}))
-                ON CONFLICT DO NOTHING
-                """,
-                [campaign.pk, Delivery.Status.PENDING, *audience_ids],
-            )
+    """Targeted contacts → Delivery rows in set-based SQL; blocked ones marked suppressed."""
+    targeted, params = recipients(campaign).values("id", "email_hash").query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            INSERT INTO {Delivery._meta.db_table}
+                (campaign_id, contact_id, email_hash, status, reason, attempts, esp_message_id)
+            SELECT %s, targeted.id, targeted.email_hash, %s, '', 0, ''
+            FROM ({targeted}) AS targeted
+            WHERE true  -- SQLite needs a WHERE before ON CONFLICT in INSERT … SELECT
+            ON CONFLICT DO NOTHING
+            """,
+            [campaign.pk, Delivery.Status.PENDING, *params],
+        )
     blocking = policy.blocking_channel("email_hash", Stream.PROMOTIONAL)
     Delivery.objects.filter(campaign=campaign, status=Delivery.Status.PENDING).annotate(
         blocked_by=blocking
@@ -127,56 +149,10 @@ def claim(campaign_id, size):
     return list(Delivery.objects.filter(pk__in=ids).select_related("contact").order_by("pk"))
 
 
-class CampaignEmail(EmailMultiAlternatives):
-    """A campaign message whose long header values are never RFC 2047-encoded.
-
-    With the default 78-column policy, Python encodes a List-Unsubscribe URL it cannot
-    fold, and mailbox providers then fail to read it; RFC 5322 allows 998 columns.
-    """
-
-    def message(self, *, policy=email.policy.default):
-        return super().message(policy=policy.clone(max_line_length=998))
-
-
-class Personaliser:
-    """The frozen campaign compiled once; `message()` is substitution plus headers."""
-
-    def __init__(self, campaign):
-        self.campaign = campaign
-        self.subject = MergeTemplate(campaign.frozen_subject)
-        self.html = MergeTemplate(campaign.frozen_html)
-        self.text = MergeTemplate(campaign.frozen_text)
-        self.reply_to = [campaign.frozen_reply_to] if campaign.frozen_reply_to else []
-
-    def message(self, delivery):
-        contact = delivery.contact
-        url = unsubscribe_url(contact.email, self.campaign.pk)
-        values = {
-            "first_name": contact.first_name,
-            "last_name": contact.last_name,
-            "email": contact.email,
-            "unsubscribe_url": url,
-        }
-        message = CampaignEmail(
-            subject=self.subject.render(values),
-            body=self.text.render(values),
-            from_email=self.campaign.frozen_from_email,
-            to=[contact.email],
-            reply_to=self.reply_to,
-            headers={"X-Mailroom-Campaign": str(self.campaign.pk), "X-Mailroom-Delivery": str(delivery.pk)},
-        )
-        message.attach_alternative(self.html.render(values, escape=True), "text/html")
-        message.mailroom_stream = Stream.PROMOTIONAL
-        message.unsubscribe_url = url
-        # anymail passes metadata to the ESP, whose webhooks hand it back.
-        message.metadata = {"campaign": self.campaign.pk, "delivery": delivery.pk}
-        return message
-
-
 def deliver(campaign, deliveries):
     """Re-check suppression for the batch in hand (invariant 3), send, record each outcome."""
     blocked = policy.blocked({d.contact.email for d in deliveries}, Stream.PROMOTIONAL)
-    personaliser = Personaliser(campaign)
+    personaliser = Personaliser(campaign.frozen(), campaign.pk)
     now = timezone.now()
     updates = []
     to_send = []
@@ -186,7 +162,7 @@ def deliver(campaign, deliveries):
             delivery.status, delivery.reason = Delivery.Status.SUPPRESSED, channel
             updates.append(delivery)
         else:
-            to_send.append((delivery, personaliser.message(delivery)))
+            to_send.append((delivery, personaliser.message(delivery.contact, delivery.pk)))
     if to_send:
         with mailers["promotional"] as gateway:
             outcomes = gateway.send_batch([message for _, message in to_send])

@@ -13,11 +13,21 @@ def start_due_campaigns():
         start_campaign.delay(campaign_id)
 
 
+def queue_chains(campaign_id):
+    for _ in range(settings.MAILROOM_SEND_CHAINS):
+        send_batch.delay(campaign_id)
+
+
 @shared_task
 def start_campaign(campaign_id):
     if sending.begin(campaign_id):
-        for _ in range(settings.MAILROOM_SEND_CHAINS):
-            send_batch.delay(campaign_id)
+        queue_chains(campaign_id)
+
+
+@shared_task
+def resume_campaign(campaign_id):
+    if sending.resume(campaign_id):
+        queue_chains(campaign_id)
 
 
 @shared_task

@@ -1,0 +1,16 @@
+"""`resume_campaign ID`: continue a paused campaign."""
+
+from campaigns import sending
+from campaigns.management.lifecycle import LifecycleCommand
+from campaigns.tasks import queue_chains
+
+
+class Command(LifecycleCommand):
+    help = "Resume a paused campaign."
+    done = "resumed"
+
+    def change(self, campaign_id):
+        if not sending.resume(campaign_id):
+            return False
+        queue_chains(campaign_id)
+        return True

@@ -1,0 +1,66 @@
+"""Per-recipient work: fill the frozen email's merge fields and build the message.
+
+Everything expensive (rendering, CSS inlining, the text part) happened once when the
+email was frozen (DESIGN invariant 5); here it is substitution plus headers. Campaign
+sends, test sends and `render_email` all build messages here.
+"""
+
+import email.policy
+
+from django.core.mail import EmailMultiAlternatives
+
+from cms.merge import MergeTemplate
+from suppression.models import Stream
+from suppression.tokens import unsubscribe_url
+
+
+class CampaignEmail(EmailMultiAlternatives):
+    """A promotional message whose long header values are never RFC 2047-encoded.
+
+    With the default 78-column policy, Python encodes a List-Unsubscribe URL it cannot
+    fold, and mailbox providers then fail to read it; RFC 5322 allows 998 columns.
+    """
+
+    def message(self, *, policy=email.policy.default):
+        return super().message(policy=policy.clone(max_line_length=998))
+
+
+class Personaliser:
+    """A frozen email (cms.rendering.FrozenEmail) compiled once for many recipients."""
+
+    def __init__(self, frozen, campaign_id=None):
+        self.campaign_id = campaign_id
+        self.from_email = frozen.from_email
+        self.reply_to = [frozen.reply_to] if frozen.reply_to else []
+        self.subject = MergeTemplate(frozen.subject)
+        self.html = MergeTemplate(frozen.html)
+        self.text = MergeTemplate(frozen.text)
+
+    def message(self, contact, delivery_id=None, extra_headers=None):
+        """`contact` needs email, first_name and last_name (a Contact or any stand-in)."""
+        url = unsubscribe_url(contact.email, self.campaign_id)
+        values = {
+            "first_name": contact.first_name,
+            "last_name": contact.last_name,
+            "email": contact.email,
+            "unsubscribe_url": url,
+        }
+        headers = dict(extra_headers or {})
+        metadata = {}
+        if self.campaign_id:
+            headers["X-Mailroom-Campaign"] = metadata["campaign"] = str(self.campaign_id)
+        if delivery_id:
+            headers["X-Mailroom-Delivery"] = metadata["delivery"] = str(delivery_id)
+        message = CampaignEmail(
+            subject=self.subject.render(values),
+            body=self.text.render(values),
+            from_email=self.from_email,
+            to=[contact.email],
+            reply_to=self.reply_to,
+            headers=headers,
+        )
+        message.attach_alternative(self.html.render(values, escape=True), "text/html")
+        message.mailroom_stream = Stream.PROMOTIONAL
+        message.unsubscribe_url = url
+        message.metadata = metadata  # anymail hands it to the ESP; webhooks bring it back
+        return message
