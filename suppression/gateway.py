@@ -62,6 +62,11 @@ def check_unsubscribe(message):
     url = list_unsubscribe.strip().removeprefix("<").split(">", 1)[0]
     if not url.startswith("https://") and not url.startswith("http://"):
         raise MissingUnsubscribe("no List-Unsubscribe header with an http(s) URL")
+    in_every_part = getattr(message, "contains_in_every_part", None)
+    if in_every_part is not None:  # pre-encoded messages answer for their own parts
+        if not in_every_part(url):
+            raise MissingUnsubscribe("the unsubscribe link is missing from a body part")
+        return
     for part in _body_parts(message):
         if url not in part:
             raise MissingUnsubscribe("the unsubscribe link is missing from a body part")
@@ -75,6 +80,7 @@ class Outcome:
     message_id: str = ""
     dropped: dict | None = None  # address -> blocking channel
     error: str = ""
+    exception: Exception | None = None  # for the caller to tell transient from permanent
 
 
 class GatewayBackend(BaseEmailBackend):
@@ -114,6 +120,8 @@ class GatewayBackend(BaseEmailBackend):
                     outcome.sent = bool(self.backend.send_messages([message]))
                 except Exception as error:  # the real backend's errors vary by ESP
                     outcome.error = f"{type(error).__name__}: {error}"[:255]
+                    outcome.exception = error
+                    self.backend.close()  # a broken connection must not fail the rest
                 status = getattr(message, "anymail_status", None)
                 outcome.message_id = (getattr(status, "message_id", None) or "") if status else ""
             outcomes.append(outcome)
