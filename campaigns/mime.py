@@ -76,8 +76,9 @@ class MimeSkeleton:
         fixed.update(headers or {})
         self.fixed_headers = "".join(f"{name}: {value}{CRLF}" for name, value in fixed.items())
         part_header = 'Content-Type: text/{}; charset="utf-8"' + CRLF + "Content-Transfer-Encoding: quoted-printable" + CRLF + CRLF
-        self.text = EncodedPart(frozen.text, escape_values=False)
-        self.html = EncodedPart(frozen.html, escape_values=True)
+        # Like email's set_content(), end each part with a line break.
+        self.text = EncodedPart(frozen.text.rstrip("\n") + "\n", escape_values=False)
+        self.html = EncodedPart(frozen.html.rstrip("\n") + "\n", escape_values=True)
         self.before_text = CRLF + f"--{boundary}{CRLF}" + part_header.format("plain")
         self.before_html = f"{CRLF}--{boundary}{CRLF}" + part_header.format("html")
         self.end = f"{CRLF}--{boundary}--{CRLF}"

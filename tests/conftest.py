@@ -4,6 +4,7 @@ Tests that need PostgreSQL or Redis skip with a reason when DATABASE_URL / REDIS
 are not set, and fail instead when MAILROOM_REQUIRE_SERVICES=1 (as CI sets it).
 """
 
+import asyncio
 import json
 import os
 import socket
@@ -15,7 +16,7 @@ from pathlib import Path
 
 import pytest
 from aiosmtpd.controller import Controller
-from django.db import connection
+from django.db import connection, connections
 
 ROOT = Path(__file__).resolve().parent.parent
 REQUIRE_SERVICES = os.environ.get("MAILROOM_REQUIRE_SERVICES") == "1"
@@ -54,15 +55,40 @@ class Inbox:
     def __init__(self):
         self.messages = []
         self.lock = threading.Lock()
+        # address -> replies to give its next RCPT TO commands, e.g. ["451 4.3.0 Try later"]
+        self.rcpt_replies = {}
+        self.on_message = None  # called (in the server's thread) after each message
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        with self.lock:
+            replies = self.rcpt_replies.get(address)
+            reply = replies.pop(0) if replies else None
+        if reply:
+            return reply
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
         with self.lock:
             self.messages.append((envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content))
+        if self.on_message:
+            await asyncio.to_thread(self._call_on_message)  # off the event loop: it may use the ORM
         return "250 OK"
+
+    def _call_on_message(self):
+        try:
+            self.on_message()
+        finally:
+            connections.close_all()  # this thread's connection would block dropping the test DB
 
     def clear(self):
         with self.lock:
             self.messages.clear()
+            self.rcpt_replies.clear()
+            self.on_message = None
+
+    def recipients(self):
+        return [rcpts[0] for _, rcpts, _ in list(self.messages)]
 
     def wait_for(self, count, timeout=60):
         deadline = time.monotonic() + timeout
@@ -171,6 +197,20 @@ def sender_settings(db):
     settings.from_email = "offers@example.com"
     settings.save()
     return settings
+
+
+@pytest.fixture
+def smtp_mailers(settings, smtp_inbox):
+    """Both mailers deliver over SMTP to the test server, in this process."""
+    from config.settings.base import gateway_mailer
+
+    options = {"host": "127.0.0.1", "port": smtp_inbox.port, "timeout": 10}
+    backend = "django.core.mail.backends.smtp.EmailBackend"
+    settings.MAILERS = {
+        "default": gateway_mailer("account", backend, options),
+        "promotional": gateway_mailer("promotional", backend, options),
+    }
+    return smtp_inbox
 
 
 @pytest.fixture
