@@ -6,7 +6,9 @@ are not set, and fail instead when MAILROOM_REQUIRE_SERVICES=1 (as CI sets it).
 
 import asyncio
 import json
+import logging
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -19,6 +21,7 @@ from aiosmtpd.controller import Controller
 from django.db import connection, connections
 
 ROOT = Path(__file__).resolve().parent.parent
+logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd logs every SMTP command
 REQUIRE_SERVICES = os.environ.get("MAILROOM_REQUIRE_SERVICES") == "1"
 
 
@@ -126,19 +129,20 @@ def smtp_mailer_env(port):
 
 
 class Worker:
-    """A real `celery worker` process against the test database and Redis."""
+    """A real `celery worker` process (own session, so kill() takes its pool down too)."""
 
-    def __init__(self, env, queues, log_path):
+    def __init__(self, env, queues, log_path, concurrency=2):
         self.log_path = log_path
         self.log = open(log_path, "wb")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "config", "worker", "-P", "prefork", "-c", "2",
-             "-Q", queues, "--without-heartbeat", "--without-gossip", "--without-mingle", "-l", "INFO"],
-            cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT,
+            [sys.executable, "-m", "celery", "-A", "config", "worker", "-P", "prefork", "-c", str(concurrency),
+             "-Q", queues, "-n", f"{queues}-{log_path.stem}@%h",
+             "--without-heartbeat", "--without-gossip", "--without-mingle", "-l", "INFO"],
+            cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True,
         )
         self._wait_ready()
 
-    def _wait_ready(self, timeout=60):
+    def _wait_ready(self, timeout=90):
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if b" ready." in Path(self.log_path).read_bytes():
@@ -151,36 +155,49 @@ class Worker:
     def output(self):
         return Path(self.log_path).read_text(errors="replace")
 
+    def kill(self):
+        """A crash: SIGKILL to the worker and its pool, no chance to finish or ack."""
+        os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait()
+
     def stop(self):
         if self.process.poll() is None:
-            self.process.terminate()
+            os.killpg(self.process.pid, signal.SIGTERM)
             try:
                 self.process.wait(timeout=20)
             except subprocess.TimeoutExpired:
-                self.process.kill()
+                os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait()
         self.log.close()
 
 
-@pytest.fixture(scope="session")
-def celery_worker(django_db_setup, django_db_blocker, redis_url, smtp_server, tmp_path_factory):
-    """A worker process on both queues, mailing through the gateway to the test SMTP server."""
+@pytest.fixture
+def start_worker(transactional_db, redis_url, smtp_server, tmp_path):
+    """Start real worker processes on the test database and Redis, mailing to the test
+    SMTP server: start_worker(queues="promotional,account", **extra_env). All are stopped
+    at the end of the test."""
     from config.celery import app
 
-    with django_db_blocker.unblock():
-        database_name = connection.settings_dict["NAME"]
-        if connection.vendor != "postgresql":
-            _missing("PostgreSQL", "DATABASE_URL")
+    if connection.vendor != "postgresql":
+        _missing("PostgreSQL", "DATABASE_URL")
     app.control.purge()
-    database_url = os.environ["DATABASE_URL"].rsplit("/", 1)[0] + f"/{database_name}"
-    env = os.environ | smtp_mailer_env(smtp_server.port) | {
+    database_url = os.environ["DATABASE_URL"].rsplit("/", 1)[0] + f"/{connection.settings_dict['NAME']}"
+    base_env = os.environ | smtp_mailer_env(smtp_server.port) | {
         "DJANGO_SETTINGS_MODULE": "config.settings.test",
         "DATABASE_URL": database_url,
         "PYTHONUNBUFFERED": "1",
     }
-    worker = Worker(env, "promotional,account", tmp_path_factory.mktemp("worker") / "worker.log")
-    yield worker
-    worker.stop()
+    workers = []
+
+    def start(queues="promotional,account", concurrency=2, **extra_env):
+        log_path = tmp_path / f"worker{len(workers)}.log"
+        workers.append(Worker(base_env | extra_env, queues, log_path, concurrency))
+        return workers[-1]
+
+    yield start
+    for worker in workers:
+        worker.stop()
+    app.control.purge()
 
 
 @pytest.fixture

@@ -35,3 +35,16 @@ def make_campaign(page, *audiences, name="Campaign"):
     campaign = Campaign.objects.create(name=name, page=page)
     campaign.audiences.add(*audiences)
     return campaign
+
+
+def make_big_audience(name, count, domain="example.com"):
+    """`count` contacts person00000@domain … in one audience, created in bulk."""
+    from suppression.addresses import address_hash
+
+    audience = Audience.objects.create(name=name)
+    contacts = Contact.objects.bulk_create(
+        Contact(email=f"person{n:05d}@{domain}", email_hash=address_hash(f"person{n:05d}@{domain}"), first_name=f"P{n}")
+        for n in range(count)
+    )
+    Membership.objects.bulk_create(Membership(audience=audience, contact=contact) for contact in contacts)
+    return audience
