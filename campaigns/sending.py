@@ -18,7 +18,7 @@ from suppression import policy
 from suppression.models import Channel, Source, Stream
 
 from . import delivery_errors, ratelimit
-from .builders import MessageBuilder
+from .builders import builder_for
 from .models import Campaign, Delivery
 from .targeting import recipients
 
@@ -248,9 +248,10 @@ def failure_rate_too_high(campaign_id):
     return done >= settings.MAILROOM_PAUSE_MIN_SAMPLE and failed / done > settings.MAILROOM_PAUSE_FAILURE_RATE
 
 
-def chunk_size():
-    rate = settings.MAILROOM_RATE_LIMITS.get(Stream.PROMOTIONAL, 0)
-    return max(1, min(settings.MAILROOM_CHUNK_SIZE, int(rate) or settings.MAILROOM_CHUNK_SIZE))
+def chunk_size(builder):
+    """The builder's natural chunk, but never more than one second of the rate limit."""
+    rate = int(settings.MAILROOM_RATE_LIMITS.get(Stream.PROMOTIONAL, 0))
+    return max(1, min(builder.chunk_size, rate or builder.chunk_size))
 
 
 def deliver(campaign, deliveries):
@@ -268,17 +269,16 @@ def deliver(campaign, deliveries):
     recorder.flush(still_claimed=to_send)
     if not to_send:
         return
-    size = chunk_size()
     with mailers["promotional"] as gateway:
-        builder = MessageBuilder(campaign, gateway.backend)
+        builder = builder_for(campaign, gateway.backend)
+        size = chunk_size(builder)
         for start in range(0, len(to_send), size):
             chunk, rest = to_send[start : start + size], to_send[start + size :]
             if not Campaign.objects.filter(pk=campaign.pk, status=Status.SENDING).exists():
                 release(to_send[start:])  # paused or cancelled since the batch began
                 return
             ratelimit.acquire(Stream.PROMOTIONAL, len(chunk))
-            outcomes = gateway.send_batch([builder.build(delivery) for delivery in chunk])
-            for delivery, outcome in zip(chunk, outcomes):
+            for delivery, outcome in zip(chunk, builder.send(gateway, chunk)):
                 recorder.outcome(delivery, outcome)
             last_error = recorder.last_error
             recorder.flush(still_claimed=rest)

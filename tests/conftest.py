@@ -241,3 +241,26 @@ def outbox_dir(settings, tmp_path):
         "promotional": gateway_mailer("promotional", "config.outbox.OutboxBackend", options),
     }
     return tmp_path
+
+
+@pytest.fixture(scope="session")
+def postmark_server():
+    """The stand-in Postmark API on loopback (its own process)."""
+    from tests.standins.postmark import StandInPostmark
+
+    server = StandInPostmark(record=True).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def postmark_mailers(settings, postmark_server):
+    """The promotional mailer uses anymail's real Postmark backend against the stand-in."""
+    from config.settings.base import gateway_mailer
+
+    postmark_server.reset()
+    options = {"api_url": postmark_server.api_url, "server_token": "stand-in-token"}
+    settings.MAILERS = settings.MAILERS | {
+        "promotional": gateway_mailer("promotional", "anymail.backends.postmark.EmailBackend", options)
+    }
+    return postmark_server

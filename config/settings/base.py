@@ -233,6 +233,8 @@ MAILROOM_RATE_LIMITS = {
 # Messages handed to the mailer between two status writes: at most this many can be
 # sent twice after a worker is killed mid-batch.
 MAILROOM_CHUNK_SIZE = int(env("MAILROOM_CHUNK_SIZE", "50"))
+# Use the ESP's batch API (Postmark: a template per campaign, 500 recipients a call).
+MAILROOM_ESP_BATCH = env_bool("MAILROOM_ESP_BATCH", True)
 MAILROOM_MAX_ATTEMPTS = int(env("MAILROOM_MAX_ATTEMPTS", "5"))
 # Auto-pause when more than this share of at least MAILROOM_PAUSE_MIN_SAMPLE sends failed.
 MAILROOM_PAUSE_FAILURE_RATE = float(env("MAILROOM_PAUSE_FAILURE_RATE", "0.2"))
