@@ -48,3 +48,21 @@ def make_big_audience(name, count, domain="example.com"):
     )
     Membership.objects.bulk_create(Membership(audience=audience, contact=contact) for contact in contacts)
     return audience
+
+
+def started_campaign(people):
+    """A campaign to `people` (email, first name), frozen and snapshotted, ready to send."""
+    from campaigns import sending
+
+    campaign = make_campaign(make_page(), make_audience("Customers", people))
+    sending.schedule(campaign)
+    assert sending.begin(campaign.pk)
+    return campaign
+
+
+def send_until_idle(campaign):
+    """Work the campaign in this process, batch after batch, until nothing is claimable."""
+    from campaigns import sending
+
+    while sending.send_next_batch(campaign.pk):
+        pass

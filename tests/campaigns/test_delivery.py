@@ -9,22 +9,14 @@ from django.utils import timezone
 from campaigns import sending
 from campaigns.models import Campaign, Delivery
 from suppression.models import Channel, Suppression
-from tests.factories import make_audience, make_campaign, make_page
+from tests.factories import make_audience, make_campaign, make_page, send_until_idle, started_campaign
 
 PEOPLE = [("ada@example.com", "Ada"), ("grace@example.com", "Grace"), ("linus@example.com", "Linus")]
 
 
 @pytest.fixture
 def campaign(db, sender_settings):
-    campaign = make_campaign(make_page(), make_audience("Customers", PEOPLE))
-    sending.schedule(campaign)
-    assert sending.begin(campaign.pk)
-    return campaign
-
-
-def run_until_idle(campaign):
-    while sending.send_next_batch(campaign.pk):
-        pass
+    return started_campaign(PEOPLE)
 
 
 def expire_leases(campaign):
@@ -37,7 +29,7 @@ def delivery(campaign, address):
 
 @pytest.mark.django_db
 def test_every_recipient_gets_a_strict_rfc5322_message_over_smtp(campaign, smtp_mailers):
-    run_until_idle(campaign)
+    send_until_idle(campaign)
     assert sorted(smtp_mailers.recipients()) == sorted(address for address, _ in PEOPLE)
     for _, rcpts, raw in smtp_mailers.messages:
         message = email.message_from_bytes(raw, policy=email.policy.strict)
@@ -51,12 +43,12 @@ def test_every_recipient_gets_a_strict_rfc5322_message_over_smtp(campaign, smtp_
 @pytest.mark.django_db
 def test_transient_smtp_error_is_retried_after_backoff(campaign, smtp_mailers):
     smtp_mailers.rcpt_replies["grace@example.com"] = ["451 4.3.0 Try again later"]
-    run_until_idle(campaign)
+    send_until_idle(campaign)
     grace = delivery(campaign, "grace@example.com")
     assert grace.status == Delivery.Status.CLAIMED and grace.claimed_until > timezone.now()
     assert sorted(smtp_mailers.recipients()) == ["ada@example.com", "linus@example.com"]
     expire_leases(campaign)  # the backoff has passed
-    run_until_idle(campaign)
+    send_until_idle(campaign)
     grace.refresh_from_db()
     assert (grace.status, grace.attempts) == (Delivery.Status.SENT, 2)
     assert sorted(smtp_mailers.recipients()).count("grace@example.com") == 1
@@ -68,9 +60,9 @@ def test_transient_smtp_error_is_retried_after_backoff(campaign, smtp_mailers):
 def test_gives_up_after_max_attempts_with_the_reason(campaign, smtp_mailers, settings):
     settings.MAILROOM_MAX_ATTEMPTS = 2
     smtp_mailers.rcpt_replies["grace@example.com"] = ["451 4.3.0 Try again later"] * 2
-    run_until_idle(campaign)
+    send_until_idle(campaign)
     expire_leases(campaign)
-    run_until_idle(campaign)
+    send_until_idle(campaign)
     grace = delivery(campaign, "grace@example.com")
     assert grace.status == Delivery.Status.FAILED
     assert grace.reason.startswith("gave up after 2 attempts") and "Try again later" in grace.reason
@@ -80,7 +72,7 @@ def test_gives_up_after_max_attempts_with_the_reason(campaign, smtp_mailers, set
 def test_mailbox_error_fails_and_suppresses_as_undeliverable(campaign, smtp_mailers):
     smtp_mailers.rcpt_replies["grace@example.com"] = ["550 5.1.1 No such user"]
     smtp_mailers.rcpt_replies["linus@example.com"] = ["554 5.7.1 Message refused by policy"]
-    run_until_idle(campaign)
+    send_until_idle(campaign)
     grace, linus = delivery(campaign, "grace@example.com"), delivery(campaign, "linus@example.com")
     assert grace.status == linus.status == Delivery.Status.FAILED
     assert "No such user" in grace.reason and "refused by policy" in linus.reason
@@ -96,7 +88,7 @@ def test_campaign_pauses_itself_when_too_many_fail(campaign, smtp_mailers, setti
     settings.MAILROOM_PAUSE_FAILURE_RATE = 0.4
     for address, _ in PEOPLE:
         smtp_mailers.rcpt_replies[address] = ["554 5.7.1 Blocked"]
-    run_until_idle(campaign)
+    send_until_idle(campaign)
     campaign.refresh_from_db()
     assert campaign.status == Campaign.Status.PAUSED
     assert "too many failures" in campaign.pause_reason and "Blocked" in campaign.pause_reason
@@ -111,14 +103,14 @@ def test_pause_mid_batch_stops_after_the_chunk_and_resume_finishes(sender_settin
     sending.schedule(campaign)
     assert sending.begin(campaign.pk)
     smtp_mailers.on_message = lambda: sending.pause(campaign.pk, reason="paused by a marketer")
-    run_until_idle(campaign)
+    send_until_idle(campaign)
     assert len(smtp_mailers.messages) == 1
     campaign.refresh_from_db()
     assert campaign.status == Campaign.Status.PAUSED
     assert Delivery.objects.filter(campaign=campaign, status=Delivery.Status.PENDING).count() == 2
     smtp_mailers.on_message = None
     assert sending.resume(campaign.pk)
-    run_until_idle(campaign)
+    send_until_idle(campaign)
     assert sorted(smtp_mailers.recipients()) == sorted(address for address, _ in PEOPLE)
     campaign.refresh_from_db()
     assert campaign.status == Campaign.Status.SENT

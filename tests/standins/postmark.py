@@ -4,7 +4,7 @@ Only an ESP's API is outside this machine, so this is the one part we stand in f
 anymail's real Postmark backend talks HTTP to it. It runs in its own process (asyncio,
 HTTP/1.1 keep-alive) and answers like Postmark: /email, /email/batch, /templates,
 /email/batchWithTemplates. Control endpoints under /_control/ let a test read what it
-received (rendered, when recording) and make the next calls fail.
+received (rendered, when recording) and make the next send calls fail.
 """
 
 import asyncio
@@ -60,7 +60,7 @@ class _State:
     def handle(self, method, path, body):
         if path.startswith("/_control/"):
             return self.control(method, path, body)
-        if self.fail:
+        if self.fail and path.startswith("/email"):
             return self.fail.pop(0), {"ErrorCode": 100, "Message": "Stand-in failure"}
         if path == "/email":
             return 200, self.accept(body)
