@@ -1,13 +1,35 @@
-"""Email-safe StreamField blocks; each renders a table-based snippet for mail clients."""
+"""Email-safe StreamField blocks; each renders a table-based snippet for mail clients.
+
+Templates live in templates/email/blocks/. Styles come from the layout's <style> and
+are inlined by premailer at freeze time; the brand colour arrives through the layout's
+`sender` context and is written inline because it varies per site.
+"""
 
 from wagtail import blocks
+from wagtail.images.blocks import ImageChooserBlock
+from wagtail.snippets.blocks import SnippetChooserBlock
+
+MERGE_HINT = "Merge fields like {first_name|there} work here."
+
+
+def _first(model_name):
+    """A preview value for chooser blocks: the first published item of the catalogue."""
+
+    def first():
+        from django.apps import apps
+
+        item = apps.get_model("cms", model_name).objects.filter(live=True).first()
+        return item.pk if item else None
+
+    return first
 
 
 class HeadingBlock(blocks.CharBlock):
     class Meta:
         template = "email/blocks/heading.html"
         icon = "title"
-        description = "A large heading."
+        description = "A large heading. " + MERGE_HINT
+        preview_value = "Hello {first_name|there}, our winter offers are here"
 
 
 class TextBlock(blocks.RichTextBlock):
@@ -17,20 +39,111 @@ class TextBlock(blocks.RichTextBlock):
     class Meta:
         template = "email/blocks/text.html"
         icon = "pilcrow"
-        description = "Paragraphs with bold, italic, lists and links. Merge fields like {first_name|there} work."
+        description = "Paragraphs with bold, italic, lists and links. " + MERGE_HINT
+        preview_value = "<p>Our <b>winter offers</b> on software and training are open until the end of the month.</p>"
+
+
+class ImageBlock(blocks.StructBlock):
+    image = ImageChooserBlock()
+    alt_text = blocks.CharBlock(max_length=255, help_text="Read aloud and shown when images are blocked.")
+    link = blocks.URLBlock(required=False)
+
+    class Meta:
+        template = "email/blocks/image.html"
+        icon = "image"
+        description = "A picture across the email's width (resized for email)."
 
 
 class ButtonBlock(blocks.StructBlock):
-    label = blocks.CharBlock(max_length=60)
+    label = blocks.CharBlock(max_length=60, help_text=MERGE_HINT)
     url = blocks.URLBlock()
 
     class Meta:
         template = "email/blocks/button.html"
         icon = "link"
-        description = "A call-to-action button."
+        description = "A call-to-action button in the brand colour."
+        preview_value = {"label": "See the offers", "url": "https://example.com/offers"}
+
+
+class ProductOfferBlock(blocks.StructBlock):
+    product = SnippetChooserBlock("cms.Product")
+    promo_price = blocks.DecimalBlock(
+        required=False, decimal_places=2, help_text="Offer price; the regular price is shown struck through."
+    )
+    discount_text = blocks.CharBlock(required=False, max_length=60, help_text="e.g. “20% off until Friday”.")
+    button_label = blocks.CharBlock(max_length=40, default="View offer")
+
+    class Meta:
+        template = "email/blocks/product_offer.html"
+        icon = "tag"
+        description = "A product from the catalogue with its picture, price and an optional promotion."
+        preview_value = {"product": _first("Product"), "discount_text": "20% off this month"}
+
+
+class CourseOfferBlock(blocks.StructBlock):
+    course = SnippetChooserBlock("cms.Course")
+    sessions_shown = blocks.IntegerBlock(min_value=1, max_value=6, default=3, help_text="Upcoming sessions to list.")
+    discount_text = blocks.CharBlock(required=False, max_length=60)
+
+    class Meta:
+        template = "email/blocks/course_offer.html"
+        icon = "calendar-alt"
+        description = "A course from the catalogue with its next upcoming sessions (past ones never show)."
+        preview_value = {"course": _first("Course"), "sessions_shown": 3}
+
+    def get_context(self, value, parent_context=None):
+        context = super().get_context(value, parent_context=parent_context)
+        course = value["course"]
+        context["sessions"] = course.upcoming_sessions()[: value["sessions_shown"]] if course else []
+        return context
+
+
+class DividerBlock(blocks.StaticBlock):
+    class Meta:
+        template = "email/blocks/divider.html"
+        icon = "horizontalrule"
+        admin_text = "A thin line between sections."
+        description = "A thin line between sections."
+
+
+class SpacerBlock(blocks.ChoiceBlock):
+    def __init__(self, **kwargs):
+        super().__init__(choices=[("16", "Small"), ("32", "Medium"), ("56", "Large")], default="32", **kwargs)
+
+    class Meta:
+        template = "email/blocks/spacer.html"
+        icon = "arrows-up-down"
+        description = "Empty vertical space."
+
+
+class ColumnBlock(blocks.StreamBlock):
+    heading = HeadingBlock()
+    text = TextBlock()
+    image = ImageBlock()
+    button = ButtonBlock()
+
+
+class TwoColumnsBlock(blocks.StructBlock):
+    left = ColumnBlock()
+    right = ColumnBlock()
+
+    class Meta:
+        template = "email/blocks/two_columns.html"
+        icon = "table"
+        description = "Two side-by-side columns that stack on phones."
+        preview_value = {
+            "left": [("heading", "Software"), ("text", "<p>Licences for teams of any size.</p>")],
+            "right": [("heading", "Training"), ("text", "<p>Online and classroom courses.</p>")],
+        }
 
 
 class EmailBodyBlock(blocks.StreamBlock):
     heading = HeadingBlock()
     text = TextBlock()
+    image = ImageBlock()
     button = ButtonBlock()
+    product_offer = ProductOfferBlock()
+    course_offer = CourseOfferBlock()
+    two_columns = TwoColumnsBlock()
+    divider = DividerBlock()
+    spacer = SpacerBlock()

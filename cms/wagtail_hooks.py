@@ -1,0 +1,43 @@
+"""Wagtail admin: the catalogue (products and courses) as snippet viewsets."""
+
+from wagtail.admin.ui.tables import Column, UpdatedAtColumn
+from wagtail.snippets.models import register_snippet
+from wagtail.snippets.views.snippets import SnippetViewSet, SnippetViewSetGroup
+
+from .models import Course, Product
+
+
+class ProductViewSet(SnippetViewSet):
+    model = Product
+    icon = "tag"
+    menu_label = "Products"
+    list_display = ["name", Column("price", label="Price"), "currency", UpdatedAtColumn()]
+    list_filter = ["live", "currency"]
+    search_fields = ["name", "summary"]
+    ordering = ["name"]
+
+
+class CourseViewSet(SnippetViewSet):
+    model = Course
+    icon = "calendar-alt"
+    menu_label = "Courses"
+    list_display = [
+        "title",
+        Column("next_session", label="Next session", accessor="next_session_label"),
+        Column("price", label="Price"),
+        UpdatedAtColumn(),
+    ]
+    list_filter = ["live", "sessions__mode"]
+    search_fields = ["title", "summary"]
+    ordering = ["title"]
+
+
+class CatalogueGroup(SnippetViewSetGroup):
+    items = (ProductViewSet, CourseViewSet)
+    menu_icon = "folder-open-inverse"
+    menu_label = "Catalogue"
+    menu_name = "catalogue"
+    menu_order = 150
+
+
+register_snippet(CatalogueGroup)
