@@ -80,7 +80,12 @@ class Product(CatalogueItem):
         FieldRowPanel([FieldPanel("price"), FieldPanel("currency")]),
         FieldPanel("url"),
     ]
-    search_fields = [index.SearchField("name"), index.SearchField("summary"), index.FilterField("live")]
+    search_fields = [
+        index.SearchField("name"),
+        index.AutocompleteField("name"),
+        index.SearchField("summary"),
+        index.FilterField("live"),
+    ]
 
     class Meta:
         ordering = ["name"]
@@ -99,7 +104,12 @@ class Course(CatalogueItem, ClusterableModel):
         FieldRowPanel([FieldPanel("price"), FieldPanel("currency")]),
         InlinePanel("sessions", heading="Sessions", label="Session", min_num=1),
     ]
-    search_fields = [index.SearchField("title"), index.SearchField("summary"), index.FilterField("live")]
+    search_fields = [
+        index.SearchField("title"),
+        index.AutocompleteField("title"),
+        index.SearchField("summary"),
+        index.FilterField("live"),
+    ]
 
     class Meta:
         ordering = ["title"]

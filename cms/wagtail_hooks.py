@@ -13,7 +13,6 @@ class ProductViewSet(SnippetViewSet):
     menu_label = "Products"
     list_display = ["name", Column("price", label="Price"), "currency", UpdatedAtColumn()]
     list_filter = ["live", "currency"]
-    search_fields = ["name", "summary"]
     ordering = ["name"]
 
 
@@ -28,7 +27,6 @@ class CourseViewSet(SnippetViewSet):
         UpdatedAtColumn(),
     ]
     list_filter = ["live", "sessions__mode"]
-    search_fields = ["title", "summary"]
     ordering = ["title"]
 
 

@@ -1,0 +1,81 @@
+"""Admin previews: the three email modes for a Marketer, catalogue previews, the web version."""
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.core.management import call_command
+from django.urls import reverse
+
+from cms.models import Course, EmailPage, Product
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def demo(db, tmp_path, settings):
+    settings.VAR_DIR = tmp_path
+    call_command("seed_demo", password="demo-password-1", stdout=open("/dev/null", "w"))
+    return EmailPage.objects.get(slug="winter-offers")
+
+
+@pytest.fixture
+def marketer(demo, client):
+    user = get_user_model().objects.create_user("mia", "mia@example.com", "pw")
+    user.groups.add(Group.objects.get(name="Marketers"))
+    client.force_login(user)
+    return user
+
+
+def preview_url(page, mode):
+    revision = page.latest_revision
+    return reverse("wagtailadmin_pages:revisions_view", args=[page.pk, revision.pk]) + f"?mode={mode}"
+
+
+@pytest.mark.parametrize("mode", ["desktop", "mobile", "text"])
+def test_preview_modes_return_200_for_a_marketer(client, demo, marketer, mode):
+    response = client.get(preview_url(demo, mode))
+    assert response.status_code == 200
+    content = response.content.decode()
+    assert "Alex, our winter offers are here" in content  # the sample contact, merged
+    assert "1 Example Street" in content  # the real footer
+    if mode == "text":
+        assert '<pre class="text-part">' in content and "iframe" not in content
+    else:
+        assert "<iframe" in content and "DataDesk Pro" in content
+    assert ('max-width: 375px' in content) == (mode == "mobile")
+
+
+def test_preview_modes_are_offered_in_the_editor(client, demo, marketer):
+    response = client.get(reverse("wagtailadmin_pages:edit", args=[demo.pk]))
+    assert response.status_code == 200
+    content = response.content.decode()
+    for label in ("Email — desktop", "Email — mobile", "Plain text", "Send a test"):
+        assert label in content
+
+
+def test_catalogue_listings_and_previews_for_a_marketer(client, demo, marketer):
+    for model, name in ((Product, "DataDesk Pro"), (Course, "Python for Data Analysis")):
+        viewset = model.snippet_viewset
+        listing = client.get(reverse(viewset.get_url_name("list")) + "?q=" + name.split()[0])
+        assert listing.status_code == 200 and name in listing.content.decode()
+        item = model.objects.get(**{"name" if model is Product else "title": name})
+        edit = client.get(reverse(viewset.get_url_name("edit"), args=[item.pk]))
+        assert edit.status_code == 200
+        preview = item.make_preview_request(None, "")
+        assert preview.status_code == 200 and name in preview.content.decode()
+
+
+def test_course_listing_shows_the_next_session_and_filters(client, demo, marketer):
+    url = reverse(Course.snippet_viewset.get_url_name("list"))
+    response = client.get(url + "?live=true")
+    assert response.status_code == 200
+    course = Course.objects.get()
+    assert course.next_session_label() in response.content.decode()
+
+
+def test_web_version_of_the_page_uses_fallbacks_only(client, demo):
+    response = client.get(demo.url)
+    assert response.status_code == 200
+    content = response.content.decode()
+    assert "Hello there!" in content and "{first_name" not in content
+    assert "{unsubscribe_url}" not in content
