@@ -7,7 +7,7 @@ from django.views.generic import TemplateView
 from wagtail.admin.views.generic.base import WagtailAdminTemplateMixin
 from wagtail.admin.views.generic.permissions import PermissionCheckedMixin
 
-from . import sending
+from . import checklist, sending
 from .models import Campaign
 from .tasks import start_campaign
 
@@ -27,7 +27,7 @@ class SendCampaignView(PermissionCheckedMixin, WagtailAdminTemplateMixin, Templa
         return self.campaign.name
 
     def get_context_data(self, **kwargs):
-        return super().get_context_data(campaign=self.campaign, **kwargs)
+        return super().get_context_data(campaign=self.campaign, checklist=checklist.check(self.campaign), **kwargs)
 
     def post(self, request, *args, **kwargs):
         try:
