@@ -192,17 +192,17 @@ def demo_image(title, colour, size=(800, 520)):
     draw = ImageDraw.Draw(picture)
     for step in range(0, size[0], 40):  # a light diagonal pattern
         draw.line([(step, 0), (step - size[1], size[1])], fill="#ffffff22", width=2)
-    font = ImageFont.load_default(size=56)
+    font = ImageFont.load_default(size=84)
     words, lines = title.split(), []
     for word in words:
         if lines and draw.textlength(f"{lines[-1]} {word}", font=font) < size[0] - 120:
             lines[-1] += f" {word}"
         else:
             lines.append(word)
-    y = size[1] // 2 - 36 * len(lines)
+    y = size[1] // 2 - 50 * len(lines)
     for line in lines:
         draw.text((60, y), line, fill="white", font=font)
-        y += 72
+        y += 100
     buffer = io.BytesIO()
     picture.save(buffer, "PNG")
     name = title.lower().replace(" ", "-") + ".png"
