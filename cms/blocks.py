@@ -12,19 +12,31 @@ from wagtail.snippets.blocks import SnippetChooserBlock
 MERGE_HINT = "Merge fields like {first_name|there} work here."
 
 
-def _first(model_name):
-    """A preview value for chooser blocks: the first published item of the catalogue."""
+class EmailPreview:
+    """Block-picker previews show the block inside the real email layout."""
 
-    def first():
+    def get_preview_template(self, value, context=None):
+        return "email/block_preview.html"
+
+    def get_preview_context(self, value, parent_context=None):
+        from .rendering import block_preview_html
+
+        return {**(parent_context or {}), "email_html": block_preview_html(self, value)}
+
+
+def _offer_preview(model_name, **extra):
+    """A block-picker preview value: an offer of the first published catalogue item."""
+
+    def value(*_meta):  # Wagtail calls it through the block's Meta instance, as a method
         from django.apps import apps
 
         item = apps.get_model("cms", model_name).objects.filter(live=True).first()
-        return item.pk if item else None
+        return {model_name.lower(): item, **extra}
 
-    return first
+    return value
 
 
-class HeadingBlock(blocks.CharBlock):
+class HeadingBlock(EmailPreview, blocks.CharBlock):
     class Meta:
         template = "email/blocks/heading.html"
         icon = "title"
@@ -32,7 +44,7 @@ class HeadingBlock(blocks.CharBlock):
         preview_value = "Hello {first_name|there}, our winter offers are here"
 
 
-class TextBlock(blocks.RichTextBlock):
+class TextBlock(EmailPreview, blocks.RichTextBlock):
     def __init__(self, **kwargs):
         super().__init__(features=["bold", "italic", "link", "ol", "ul"], **kwargs)
 
@@ -43,7 +55,7 @@ class TextBlock(blocks.RichTextBlock):
         preview_value = "<p>Our <b>winter offers</b> on software and training are open until the end of the month.</p>"
 
 
-class ImageBlock(blocks.StructBlock):
+class ImageBlock(EmailPreview, blocks.StructBlock):
     image = ImageChooserBlock()
     alt_text = blocks.CharBlock(max_length=255, help_text="Read aloud and shown when images are blocked.")
     link = blocks.URLBlock(required=False)
@@ -54,7 +66,7 @@ class ImageBlock(blocks.StructBlock):
         description = "A picture across the email's width (resized for email)."
 
 
-class ButtonBlock(blocks.StructBlock):
+class ButtonBlock(EmailPreview, blocks.StructBlock):
     label = blocks.CharBlock(max_length=60, help_text=MERGE_HINT)
     url = blocks.URLBlock()
 
@@ -65,7 +77,7 @@ class ButtonBlock(blocks.StructBlock):
         preview_value = {"label": "See the offers", "url": "https://example.com/offers"}
 
 
-class ProductOfferBlock(blocks.StructBlock):
+class ProductOfferBlock(EmailPreview, blocks.StructBlock):
     product = SnippetChooserBlock("cms.Product")
     promo_price = blocks.DecimalBlock(
         required=False, decimal_places=2, help_text="Offer price; the regular price is shown struck through."
@@ -77,10 +89,10 @@ class ProductOfferBlock(blocks.StructBlock):
         template = "email/blocks/product_offer.html"
         icon = "tag"
         description = "A product from the catalogue with its picture, price and an optional promotion."
-        preview_value = {"product": _first("Product"), "discount_text": "20% off this month"}
+        preview_value = _offer_preview("Product", discount_text="20% off this month")
 
 
-class CourseOfferBlock(blocks.StructBlock):
+class CourseOfferBlock(EmailPreview, blocks.StructBlock):
     course = SnippetChooserBlock("cms.Course")
     sessions_shown = blocks.IntegerBlock(min_value=1, max_value=6, default=3, help_text="Upcoming sessions to list.")
     discount_text = blocks.CharBlock(required=False, max_length=60)
@@ -89,7 +101,7 @@ class CourseOfferBlock(blocks.StructBlock):
         template = "email/blocks/course_offer.html"
         icon = "calendar-alt"
         description = "A course from the catalogue with its next upcoming sessions (past ones never show)."
-        preview_value = {"course": _first("Course"), "sessions_shown": 3}
+        preview_value = _offer_preview("Course", sessions_shown=3)
 
     def get_context(self, value, parent_context=None):
         context = super().get_context(value, parent_context=parent_context)
@@ -98,7 +110,7 @@ class CourseOfferBlock(blocks.StructBlock):
         return context
 
 
-class DividerBlock(blocks.StaticBlock):
+class DividerBlock(EmailPreview, blocks.StaticBlock):
     class Meta:
         template = "email/blocks/divider.html"
         icon = "horizontalrule"
@@ -106,7 +118,7 @@ class DividerBlock(blocks.StaticBlock):
         description = "A thin line between sections."
 
 
-class SpacerBlock(blocks.ChoiceBlock):
+class SpacerBlock(EmailPreview, blocks.ChoiceBlock):
     def __init__(self, **kwargs):
         super().__init__(choices=[("16", "Small"), ("32", "Medium"), ("56", "Large")], default="32", **kwargs)
 
@@ -123,7 +135,7 @@ class ColumnBlock(blocks.StreamBlock):
     button = ButtonBlock()
 
 
-class TwoColumnsBlock(blocks.StructBlock):
+class TwoColumnsBlock(EmailPreview, blocks.StructBlock):
     left = ColumnBlock()
     right = ColumnBlock()
 

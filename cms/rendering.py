@@ -148,6 +148,15 @@ def web_version_html(page_or_frozen, unsubscribe_url=PREVIEW_UNSUBSCRIBE_URL):
     return fill(frozen, {"unsubscribe_url": unsubscribe_url}).html
 
 
+def block_preview_html(block, value, subject="Preview"):
+    """One block inside the real layout (inlined, sample contact): for the block picker
+    and catalogue previews."""
+    stand_in = SimpleNamespace(subject=subject, preheader="", body=[block.bind(value)])
+    sender = SenderSettings.for_site(Site.objects.get(is_default_site=True))
+    html = inline_css(render_email_html(stand_in, sender))
+    return MergeTemplate(html).render({**SAMPLE_CONTACT, "unsubscribe_url": PREVIEW_UNSUBSCRIBE_URL}, escape=True)
+
+
 def catalogue_preview_html(item):
     """A catalogue item (possibly an unsaved draft) as its offer block inside the email layout."""
     from .blocks import CourseOfferBlock, ProductOfferBlock
@@ -158,7 +167,4 @@ def catalogue_preview_html(item):
     else:
         block, value = ProductOfferBlock(), {"product": item}
     block.set_name("offer")
-    stand_in = SimpleNamespace(subject=str(item), preheader="", body=[block.bind(block.normalize(value))])
-    site = Site.objects.get(is_default_site=True)
-    html = inline_css(render_email_html(stand_in, SenderSettings.for_site(site)))
-    return MergeTemplate(html).render({"unsubscribe_url": PREVIEW_UNSUBSCRIBE_URL}, escape=True)
+    return block_preview_html(block, block.normalize(value), subject=str(item))

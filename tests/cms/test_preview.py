@@ -79,3 +79,16 @@ def test_web_version_of_the_page_uses_fallbacks_only(client, demo):
     content = response.content.decode()
     assert "Hello there!" in content and "{first_name" not in content
     assert "{unsubscribe_url}" not in content
+
+
+def test_block_picker_previews_each_block_in_the_email_layout(client, demo, marketer):
+    children = EmailPage._meta.get_field("body").stream_block.child_blocks
+    for name, block in children.items():
+        assert block.is_previewable, name
+        assert block.get_description(), name
+        response = client.get(reverse("wagtailadmin_block_preview") + f"?id={block.definition_prefix}")
+        assert response.status_code == 200, name
+        content = response.content.decode()
+        assert "Unsubscribe from offers" in content and "1 Example Street" in content, name
+    offer = client.get(reverse("wagtailadmin_block_preview") + f"?id={children['product_offer'].definition_prefix}")
+    assert "DataDesk Pro" in offer.content.decode()  # the first published product stands in
