@@ -104,3 +104,10 @@ def test_send_page_shows_the_checklist(client, sender_settings):
     client.post(url)
     campaign.refresh_from_db()
     assert campaign.status == Campaign.Status.DRAFT
+
+
+def test_misspelt_or_spaced_merge_fields_count_as_unknown():
+    from cms.merge import unknown_fields
+
+    text = "{first_name|there} {FirstName} { last_name } {email} {shoe_size|42} .x { color: red }"
+    assert unknown_fields(text) == ["FirstName", "last_name", "shoe_size"]
