@@ -52,6 +52,12 @@ class TestSendView(WagtailAdminTemplateMixin, FormView):
     def get_page_subtitle(self):
         return self.page.title
 
+    def get_breadcrumbs_items(self):
+        return self.breadcrumbs_items + [
+            {"url": reverse("wagtailadmin_pages:edit", args=[self.page.pk]), "label": self.page.title},
+            {"url": "", "label": self.page_title},
+        ]
+
     def get_initial(self):
         return {"addresses": self.request.user.email}
 

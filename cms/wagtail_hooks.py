@@ -1,10 +1,12 @@
 """Wagtail admin: the catalogue (products and courses) as snippet viewsets."""
 
+import django_filters
+from wagtail.admin.filters import WagtailFilterSet
 from wagtail.admin.ui.tables import Column, UpdatedAtColumn
 from wagtail.snippets.models import register_snippet
 from wagtail.snippets.views.snippets import SnippetViewSet, SnippetViewSetGroup
 
-from .models import Course, Product
+from .models import Course, CourseSession, Product
 
 
 class ProductViewSet(SnippetViewSet):
@@ -14,6 +16,16 @@ class ProductViewSet(SnippetViewSet):
     list_display = ["name", Column("price", label="Price"), "currency", UpdatedAtColumn()]
     list_filter = ["live", "currency"]
     ordering = ["name"]
+
+
+class CourseFilterSet(WagtailFilterSet):
+    mode = django_filters.ChoiceFilter(
+        label="Has sessions", field_name="sessions__mode", choices=CourseSession.Mode.choices, distinct=True
+    )
+
+    class Meta:
+        model = Course
+        fields = ["live"]
 
 
 class CourseViewSet(SnippetViewSet):
@@ -26,7 +38,7 @@ class CourseViewSet(SnippetViewSet):
         Column("price", label="Price"),
         UpdatedAtColumn(),
     ]
-    list_filter = ["live", "sessions__mode"]
+    filterset_class = CourseFilterSet
     ordering = ["title"]
 
 

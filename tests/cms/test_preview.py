@@ -71,6 +71,9 @@ def test_course_listing_shows_the_next_session_and_filters(client, demo, markete
     assert response.status_code == 200
     course = Course.objects.get()
     assert course.next_session_label() in response.content.decode()
+    online = client.get(url + "?mode=online").content.decode()
+    assert online.count(f">{course.title}<") == 1  # sessions joined, course listed once
+    assert "There is 1 match" in online or "1 course" in online
 
 
 def test_web_version_of_the_page_uses_fallbacks_only(client, demo):
@@ -92,3 +95,18 @@ def test_block_picker_previews_each_block_in_the_email_layout(client, demo, mark
         assert "Unsubscribe from offers" in content and "1 Example Street" in content, name
     offer = client.get(reverse("wagtailadmin_block_preview") + f"?id={children['product_offer'].definition_prefix}")
     assert "DataDesk Pro" in offer.content.decode()  # the first published product stands in
+
+
+def test_a_draft_product_change_stays_out_of_emails_until_published(client, demo, marketer):
+    from cms.rendering import freeze
+
+    product = Product.objects.get(name="ShipIt CI")
+    url = reverse(Product.snippet_viewset.get_url_name("edit"), args=[product.pk])
+    data = {"name": "ShipIt CI", "summary": product.summary, "price": "19.00", "currency": "USD", "url": product.url}
+    assert client.post(url, data).status_code == 302  # "Save draft"
+    product.refresh_from_db()
+    assert product.has_unpublished_changes and product.price == 29
+    html = freeze(EmailPage.objects.get(pk=demo.pk)).html
+    assert "$29" in html and "$19" not in html
+    assert client.post(url, {**data, "action-publish": "publish"}).status_code == 302
+    assert "$19" in freeze(EmailPage.objects.get(pk=demo.pk)).html
