@@ -36,6 +36,13 @@ def _offer_preview(model_name, **extra):
     return value
 
 
+def _image_preview(*_meta):
+    from wagtail.images import get_image_model
+
+    image = get_image_model().objects.order_by("-created_at").first()
+    return {"image": image, "alt_text": image.title if image else ""}
+
+
 class HeadingBlock(EmailPreview, blocks.CharBlock):
     class Meta:
         template = "email/blocks/heading.html"
@@ -64,6 +71,7 @@ class ImageBlock(EmailPreview, blocks.StructBlock):
         template = "email/blocks/image.html"
         icon = "image"
         description = "A picture across the email's width (resized for email)."
+        preview_value = _image_preview
 
 
 class ButtonBlock(EmailPreview, blocks.StructBlock):

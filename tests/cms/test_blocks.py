@@ -115,3 +115,12 @@ def test_sender_name_override_and_brand_colour(sender_settings, catalogue):
     frozen = freeze(page)
     assert frozen.from_email == "Grace from Example <offers@example.com>"
     assert "background-color:#a30" in frozen.html.replace(" ", "")
+
+
+def test_logo_is_an_absolute_rendition_in_the_masthead(sender_settings):
+    sender_settings.logo = make_image("Logo", width=640, height=160)
+    sender_settings.save()
+    frozen = freeze(make_page())
+    logo = lxml_html.fromstring(frozen.html).xpath("//td[contains(@class, 'masthead')]//img")[0]
+    assert logo.get("src").startswith("https://mailroom.test/media/images/logo.width-320")
+    assert logo.get("width") == "160" and logo.get("alt") == "Example Software Ltd"
