@@ -42,6 +42,7 @@ def test_preview_modes_return_200_for_a_marketer(client, demo, marketer, mode):
         assert '<pre class="text-part">' in content and "iframe" not in content
     else:
         assert "<iframe" in content and "DataDesk Pro" in content
+        assert 'sandbox="allow-same-origin allow-popups"' in content  # nothing in the email can run script
     assert ('max-width: 375px' in content) == (mode == "mobile")
 
 
