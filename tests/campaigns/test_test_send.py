@@ -12,23 +12,11 @@ from django.urls import reverse
 
 from campaigns.models import Contact, Delivery
 from campaigns.test_send import send_test
-from config.settings.base import gateway_mailer
 from suppression import policy
 from suppression.models import Channel, DroppedMessage, Source
 from tests.factories import make_page
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def smtp_mailers(settings, smtp_inbox):
-    options = {"host": "127.0.0.1", "port": smtp_inbox.port, "timeout": 10}
-    backend = "django.core.mail.backends.smtp.EmailBackend"
-    settings.MAILERS = {
-        "default": gateway_mailer("account", backend, options),
-        "promotional": gateway_mailer("promotional", backend, options),
-    }
-    return smtp_inbox
 
 
 def parse(raw):
