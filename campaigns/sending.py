@@ -17,7 +17,7 @@ from cms.rendering import freeze as freeze_page
 from suppression import policy
 from suppression.models import Channel, Source, Stream
 
-from . import delivery_errors, ratelimit
+from . import checklist, delivery_errors, ratelimit
 from .builders import builder_for
 from .models import Campaign, Delivery
 from .targeting import recipients
@@ -31,7 +31,13 @@ class CampaignStateError(Exception):
 
 
 def schedule(campaign, when=None):
-    """Mark a draft (or re-time a scheduled) campaign to start at `when` (default: now)."""
+    """Mark a draft (or re-time a scheduled) campaign to start at `when` (default: now).
+
+    Refused while the pre-send checklist (campaigns.checklist) reports problems.
+    """
+    problems = checklist.check(campaign).problems
+    if problems:
+        raise CampaignStateError("Not ready to send: " + " ".join(problems))
     updated = Campaign.objects.filter(
         pk=campaign.pk, status__in=[Status.DRAFT, Status.SCHEDULED]
     ).update(status=Status.SCHEDULED, scheduled_at=when or timezone.now())

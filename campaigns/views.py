@@ -7,9 +7,10 @@ from django.views.generic import TemplateView
 from wagtail.admin.views.generic.base import WagtailAdminTemplateMixin
 from wagtail.admin.views.generic.permissions import PermissionCheckedMixin
 
-from . import sending
+from . import checklist, sending
 from .models import Campaign
 from .tasks import start_campaign
+from .web_version import web_version_url
 
 
 class SendCampaignView(PermissionCheckedMixin, WagtailAdminTemplateMixin, TemplateView):
@@ -27,7 +28,12 @@ class SendCampaignView(PermissionCheckedMixin, WagtailAdminTemplateMixin, Templa
         return self.campaign.name
 
     def get_context_data(self, **kwargs):
-        return super().get_context_data(campaign=self.campaign, **kwargs)
+        return super().get_context_data(
+            campaign=self.campaign,
+            checklist=checklist.check(self.campaign),
+            web_url=web_version_url(self.campaign),
+            **kwargs,
+        )
 
     def post(self, request, *args, **kwargs):
         try:

@@ -7,6 +7,7 @@ from wagtail.admin.viewsets.model import ModelViewSet
 from wagtail.admin.views.generic import IndexView
 from wagtail.admin.widgets import ListingButton
 
+from . import test_send_views  # noqa: F401  (registers the "Send a test" button and URL)
 from .models import Audience, Campaign
 from .views import SendCampaignView
 
