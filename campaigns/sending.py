@@ -21,6 +21,7 @@ from . import checklist, delivery_errors, ratelimit
 from .builders import builder_for
 from .models import Campaign, Delivery
 from .targeting import recipients
+from .web_version import web_version_url
 
 logger = logging.getLogger(__name__)
 Status = Campaign.Status
@@ -113,7 +114,7 @@ def begin(campaign_id):
 
 
 def freeze(campaign):
-    frozen = freeze_page(campaign.page.specific)
+    frozen = freeze_page(campaign.page.specific, utm=campaign.utm(), web_url=web_version_url(campaign))
     campaign.frozen_subject = frozen.subject
     campaign.frozen_html = frozen.html
     campaign.frozen_text = frozen.text
