@@ -46,7 +46,8 @@ class MessageBuilder:
         self.personaliser = None
         if isinstance(backend, PRE_ENCODED_BACKENDS):
             domain = urlparse(settings.MAILROOM_BASE_URL).hostname or "mailroom.invalid"
-            self.skeleton = MimeSkeleton(frozen, {"X-Mailroom-Campaign": str(campaign.pk)}, domain)
+            headers = {"X-Mailroom-Campaign": str(campaign.pk)} if campaign.pk else {}
+            self.skeleton = MimeSkeleton(frozen, headers, domain)
         else:
             self.personaliser = Personaliser(frozen, campaign.pk)
 
@@ -55,7 +56,8 @@ class MessageBuilder:
         if self.personaliser:
             return self.personaliser.message(contact, delivery.pk)
         values = merge_values(contact, self.campaign_id)
-        message = PreparedEmail(self.skeleton, contact.email, values, {"X-Mailroom-Delivery": str(delivery.pk)})
+        headers = {"X-Mailroom-Delivery": str(delivery.pk)} if delivery.pk else {}
+        message = PreparedEmail(self.skeleton, contact.email, values, headers)
         message.mailroom_stream = Stream.PROMOTIONAL
         message.unsubscribe_url = values["unsubscribe_url"]
         return message

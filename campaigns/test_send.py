@@ -12,6 +12,7 @@ from cms.rendering import SAMPLE_CONTACT, freeze
 from suppression.addresses import normalise_address
 from suppression.gateway import add_unsubscribe_headers, check_unsubscribe
 
+from .builders import MessageBuilder
 from .models import Contact
 from .personalise import Personaliser
 
@@ -58,9 +59,14 @@ def send_test(page, addresses):
 def message_bytes(page, address):
     """The RFC 5322 bytes the promotional mailer would hand its backend for `address`.
 
-    The gateway's own header step and check run on the message first, as in a send.
+    Built by the engine's own MessageBuilder for the configured backend (pre-encoded MIME
+    for SMTP and the outbox), then the gateway's header step and check, as in a send.
+    An ESP builds its own MIME from the same parts.
     """
-    message = build_messages(page, [address])[0]
+    frozen = freeze(page)
+    with mailers["promotional"] as gateway:
+        builder = MessageBuilder(SimpleNamespace(pk=None, frozen=lambda: frozen), gateway.backend)
+    message = builder.build(SimpleNamespace(pk=None, contact=recipient(address)))
     add_unsubscribe_headers(message, message.unsubscribe_url)
     check_unsubscribe(message)
     return message.message().as_bytes()

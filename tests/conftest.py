@@ -114,17 +114,24 @@ def smtp_mailers(settings, smtp_inbox):
     return smtp_inbox
 
 
-@pytest.fixture
+@pytest.fixture(autouse=True)
 def outbox_dir(settings, tmp_path):
-    """Both mailers write .eml files here (the dev outbox backend, a real file backend)."""
+    """Every test mails through the real gateway, as production does; the real backend
+    behind it writes .eml files here.
+
+    Django's test setup swaps every MAILERS alias for locmem, which would bypass the
+    gateway (DESIGN invariant 1) without anyone noticing; this puts it back.
+    """
     from config.settings.base import gateway_mailer
 
-    options = {"directory": str(tmp_path)}
+    outbox = tmp_path / "outbox"
+    options = {"directory": str(outbox)}
     settings.MAILERS = {
         "default": gateway_mailer("account", "config.outbox.OutboxBackend", options),
         "promotional": gateway_mailer("promotional", "config.outbox.OutboxBackend", options),
     }
-    return tmp_path
+    outbox.mkdir()
+    return outbox
 
 
 @pytest.fixture(scope="session")

@@ -33,3 +33,16 @@ def test_production_passes_check_deploy_with_https_settings(tmp_path):
     )
     assert result.returncode == 0, result.stderr + result.stdout
     assert "no issues" in result.stdout
+
+
+def test_every_mailer_is_the_suppression_gateway():
+    from config.settings import base
+
+    assert set(base.MAILERS) == {"default", "promotional"}
+    assert {alias: mailer["BACKEND"] for alias, mailer in base.MAILERS.items()} == {
+        "default": "suppression.gateway.GatewayBackend",
+        "promotional": "suppression.gateway.GatewayBackend",
+    }
+    assert base.MAILERS["default"]["OPTIONS"]["stream"] == "account"
+    assert base.MAILERS["promotional"]["OPTIONS"]["stream"] == "promotional"
+    assert not hasattr(base, "EMAIL_BACKEND")  # Django 6.1 refuses it beside MAILERS
