@@ -1,10 +1,9 @@
 """The contact import pipeline: clean each row, stage the good ones, merge them set-based.
 
-Rows stream from campaigns.tables through validation into a temporary staging table
-(PostgreSQL COPY; executemany elsewhere), then a few INSERT … SELECT / UPDATE … FROM
-statements create or update contacts and join the audience. Every row not imported goes
-to the error report with its line, raw cells and reason. A dry run does all of it and
-rolls the merge back, so its counts are exact.
+Rows stream from campaigns.tables through validation (duplicates inside the file are
+caught here) in chunks to campaigns.merging, which creates or updates contacts and joins
+the audience set-based. Every row not imported goes to the error report with its line,
+raw cells and reason. A dry run counts exactly what would happen and writes nothing.
 
 Contact imports never touch the suppression ledger: an opted-out person stays opted out
 (DESIGN invariant 4). Only the suppression-list import writes to it, through
@@ -27,19 +26,17 @@ from email_validator import SPECIAL_USE_DOMAIN_NAMES, EmailNotValidError, valida
 
 from suppression import policy
 from suppression.addresses import address_hash, address_key, normalise_address
-from suppression.models import Source, Stream
+from suppression.models import Source
 
 from .exporting import neutralise
 from .models import Audience, Contact
+from .merging import CONTACT_COLUMNS, TEXT_FIELDS, Merger
 from .tables import ImportFileError, auto_mapping, open_table
 
 __all__ = ["ImportFileError", "import_file", "check_address"]
 
-TEXT_FIELDS = ["first_name", "last_name", "external_id", "company", "country", "language", "postal_address",
-               "consent_basis", "consent_source"]
 FIELDS = ["email", *TEXT_FIELDS, "tags", "consent_date"]
 ATTRIBUTE_PREFIX = "attribute:"
-STAGING_COLUMNS = ["line", "email", "email_hash", *TEXT_FIELDS, "tags", "attributes", "consent_date"]
 CHUNK = 20_000
 _MAX_LENGTH = {name: Contact._meta.get_field(name).max_length for name in TEXT_FIELDS}
 
@@ -98,13 +95,21 @@ def csv_line(cells):
 
 def check_address(raw):
     """Return the normalised address or raise ValueError with a reason a person can read."""
+    return clean_address(raw)[0]
+
+
+def clean_address(raw):
+    """(normalised address, its case-insensitive key), or ValueError with the reason."""
     raw = raw.strip()
-    if not _is_plainly_valid(raw):
-        try:
-            validate_email(raw, check_deliverability=False)
-        except EmailNotValidError as error:
-            raise ValueError(str(error)) from error
-    return normalise_address(raw)
+    if _is_plainly_valid(raw):  # normalising a plain ASCII address is lower-casing its domain
+        local, _, domain = raw.rpartition("@")
+        address = f"{local}@{domain.lower()}"
+        return address, address.lower()
+    try:
+        validate_email(raw, check_deliverability=False)
+    except EmailNotValidError as error:
+        raise ValueError(str(error)) from error
+    return normalise_address(raw), address_key(raw)
 
 
 def _is_plainly_valid(address):
@@ -130,41 +135,51 @@ def parse_consent_date(value):
 
 
 class RowCleaner:
-    """Turns the mapped cells of one row into a staging tuple, or raises ValueError(reason)."""
+    """Turns the mapped cells of one row into a staging row, or raises ValueError(reason).
+
+    Only mapped fields are staged (`self.columns`); the rest take the contact's defaults,
+    so a row costs only the work its mapped columns need. Cells arrive stripped.
+    """
 
     def __init__(self, mapping):
-        self.columns = {}
-        self.attributes = {}
+        columns, self.attributes = {}, {}
         for index, field in mapping.items():
             if field.startswith(ATTRIBUTE_PREFIX):
                 self.attributes[int(index)] = field.removeprefix(ATTRIBUTE_PREFIX)
             elif field in FIELDS:
-                self.columns[field] = int(index)
-        if "email" not in self.columns:
+                columns[field] = int(index)
+        if "email" not in columns:
             raise ImportFileError("The file has no 'email' column (map one column to the email address).")
-        self.mapped = [field for field in FIELDS if field in self.columns] + (["attributes"] if self.attributes else [])
+        self.email_index = columns["email"]
+        self.text = [(columns[field], _MAX_LENGTH[field], field) for field in TEXT_FIELDS if field in columns]
+        self.tags_index = columns.get("tags")
+        self.consent_date_index = columns.get("consent_date")
+        self.mapped = [field for field in FIELDS if field in columns] + (["attributes"] if self.attributes else [])
+        self.columns = ["line", "email", "email_hash", *(field for field in CONTACT_COLUMNS[2:] if field in self.mapped)]
 
-    def cell(self, cells, field):
-        index = self.columns.get(field)
-        return cells[index].strip() if index is not None and index < len(cells) else ""
-
-    def email(self, cells):
-        return check_address(self.cell(cells, "email"))
+    def address(self, cells):
+        return clean_address(cells[self.email_index] if self.email_index < len(cells) else "")
 
     def clean(self, line, cells, email):
+        width = len(cells)
         values = [line, email, address_hash(email)]
-        for field in TEXT_FIELDS:
-            value = self.cell(cells, field)
-            if _MAX_LENGTH[field] and len(value) > _MAX_LENGTH[field]:
-                raise ValueError(f"{field} is longer than {_MAX_LENGTH[field]} characters")
+        for index, max_length, field in self.text:
+            value = cells[index] if index < width else ""
+            if max_length and len(value) > max_length:
+                raise ValueError(f"{field} is longer than {max_length} characters")
             values.append(value)
-        tags = list(dict.fromkeys(t.strip() for t in re.split(r"[,;|]", self.cell(cells, "tags")) if t.strip()))
-        values.append(json.dumps(tags))
-        attributes = {name: cells[i].strip() for i, name in self.attributes.items() if i < len(cells) and cells[i].strip()}
-        values.append(json.dumps(attributes))
-        consent_date = self.cell(cells, "consent_date")
-        values.append(connection.ops.adapt_datetimefield_value(parse_consent_date(consent_date)) if consent_date else None)
+        if self.tags_index is not None:
+            values.append(self._tags(cells[self.tags_index] if self.tags_index < width else ""))
+        if self.attributes:
+            values.append(json.dumps({name: cells[i] for i, name in self.attributes.items() if i < width and cells[i]}))
+        if self.consent_date_index is not None:
+            value = cells[self.consent_date_index] if self.consent_date_index < width else ""
+            values.append(connection.ops.adapt_datetimefield_value(parse_consent_date(value)) if value else None)
         return values
+
+    @staticmethod
+    def _tags(cell):
+        return json.dumps(list(dict.fromkeys(tag.strip() for tag in re.split(r"[,;|]", cell) if tag.strip())))
 
 
 def clean_rows(rows, cleaner, summary, report):
@@ -173,8 +188,7 @@ def clean_rows(rows, cleaner, summary, report):
     for line, cells in rows:
         summary.rows += 1
         try:
-            email = cleaner.email(cells)
-            key = address_key(email)
+            email, key = cleaner.address(cells)
             if key in seen:
                 summary.duplicates += 1
                 report.add(line, cells, "duplicate of an earlier row in this file (letter case ignored)")
@@ -243,105 +257,16 @@ def _import_suppressions(batches, summary, channel, file_name, dry_run):
 
 
 def _import_contacts(batches, cleaner, summary, audience_name, update_existing, dry_run):
-    staging = Staging()
-    try:
+    if dry_run:
+        audience = Audience.objects.filter(name=audience_name).first()
+    else:
+        audience, _ = Audience.objects.get_or_create(name=audience_name)
+    update_fields = [field for field in cleaner.mapped if field != "email"] if update_existing else []
+    with Merger(cleaner.columns, audience, update_fields, dry_run) as merger:
         for batch in batches:
-            staging.add(batch)
-        staging.analyse()
-        with transaction.atomic():
-            audience, _ = Audience.objects.get_or_create(name=audience_name)
-            merge(staging, audience, cleaner.mapped if update_existing else [], summary)
-            transaction.set_rollback(dry_run)
-    finally:
-        staging.drop()
-
-
-class Staging:
-    """A temporary table of the good rows: COPY on PostgreSQL, executemany elsewhere."""
-
-    name = "campaigns_import_staging"
-
-    def __init__(self):
-        self.postgres = connection.vendor == "postgresql"
-        json_type = "jsonb" if self.postgres else "text"
-        date_type = "timestamptz" if self.postgres else "text"
-        columns = ", ".join(
-            f"{column} {'integer' if column == 'line' else json_type if column in ('tags', 'attributes') else date_type if column == 'consent_date' else 'text'}"
-            for column in STAGING_COLUMNS
-        )
-        with connection.cursor() as cursor:
-            cursor.execute(f"DROP TABLE IF EXISTS {self.name}")
-            cursor.execute(f"CREATE TEMPORARY TABLE {self.name} ({columns})")
-
-    def add(self, rows):
-        with connection.cursor() as cursor:
-            if self.postgres:
-                with cursor.copy(f"COPY {self.name} ({', '.join(STAGING_COLUMNS)}) FROM STDIN") as copy:
-                    for row in rows:
-                        copy.write_row(row)
-            else:
-                marks = ", ".join(["%s"] * len(STAGING_COLUMNS))
-                cursor.executemany(f"INSERT INTO {self.name} VALUES ({marks})", rows)
-
-    def analyse(self):
-        if self.postgres:
-            with connection.cursor() as cursor:
-                cursor.execute(f"ANALYZE {self.name}")
-
-    def drop(self):
-        with connection.cursor() as cursor:
-            cursor.execute(f"DROP TABLE IF EXISTS {self.name}")
-
-
-def merge(staging, audience, update_fields, summary):
-    """Set-based: update existing contacts (only `update_fields`), create new ones, join the audience."""
-    contact = Contact._meta.db_table
-    membership = audience.contacts.through._meta.db_table
-    now = connection.ops.adapt_datetimefield_value(timezone.now())
-    pg = staging.postgres
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT count(*) FROM {staging.name}")
-        valid = cursor.fetchone()[0]
-        if update_fields := [field for field in update_fields if field != "email"]:
-            sets, changed = [], []
-            for field in update_fields:
-                if field == "attributes":
-                    merged = "c.attributes || s.attributes" if pg else "json_patch(c.attributes, s.attributes)"
-                    sets.append(f"attributes = {merged}")
-                    changed.append(f"{merged} <> {'c.attributes' if pg else 'json(c.attributes)'}")
-                    continue
-                empty = "'[]'" if field == "tags" else "''"
-                if field == "consent_date":
-                    sets.append("consent_date = COALESCE(s.consent_date, c.consent_date)")
-                    changed.append("(s.consent_date IS NOT NULL AND (c.consent_date IS NULL OR c.consent_date <> s.consent_date))")
-                    continue
-                sets.append(f"{field} = CASE WHEN s.{field} <> {empty} THEN s.{field} ELSE c.{field} END")
-                changed.append(f"(s.{field} <> {empty} AND s.{field} <> c.{field})")
-            cursor.execute(
-                f"UPDATE {contact} AS c SET {', '.join(sets)}, updated_at = %s FROM {staging.name} AS s "
-                f"WHERE lower(c.email) = lower(s.email) AND ({' OR '.join(changed)})",
-                [now],
-            )
-            summary.updated = cursor.rowcount
-        columns = ["email", "email_hash", *TEXT_FIELDS, "tags", "attributes", "consent_date"]
-        cursor.execute(
-            f"INSERT INTO {contact} ({', '.join(columns)}, created_at, updated_at) "
-            f"SELECT {', '.join(columns)}, %s, %s FROM {staging.name} WHERE true ORDER BY line ON CONFLICT DO NOTHING",
-            [now, now],
-        )
-        summary.created = cursor.rowcount
-        summary.unchanged = valid - summary.created - summary.updated
-        cursor.execute(
-            f"INSERT INTO {membership} (audience_id, contact_id, added_at) "
-            f"SELECT %s, c.id, %s FROM {staging.name} AS s JOIN {contact} AS c ON lower(c.email) = lower(s.email) "
-            f"WHERE true ON CONFLICT DO NOTHING",
-            [audience.pk, now],
-        )
-        blocked_sql, blocked_params = policy.blocked_hashes(Stream.PROMOTIONAL).query.sql_with_params()
-        cursor.execute(
-            f"SELECT count(*) FROM {staging.name} WHERE email_hash IN ({blocked_sql})", list(blocked_params)
-        )
-        summary.suppressed = cursor.fetchone()[0]
+            merger.add(batch)
+    for name in ("created", "updated", "unchanged", "suppressed"):
+        setattr(summary, name, merger.counts[name])
 
 
 def default_report_path(name):

@@ -14,10 +14,10 @@ class Contact(models.Model):
 
     email = models.CharField(max_length=320)
     # Keyed hash of the address: how the suppression ledger matches this contact.
-    email_hash = models.CharField(max_length=64, db_index=True, editable=False)
+    email_hash = models.CharField(max_length=64, editable=False)
     first_name = models.CharField(max_length=150, blank=True)
     last_name = models.CharField(max_length=150, blank=True)
-    external_id = models.CharField("customer id", max_length=100, blank=True, db_index=True)
+    external_id = models.CharField("customer id", max_length=100, blank=True)
     company = models.CharField(max_length=255, blank=True)
     country = models.CharField(max_length=100, blank=True)
     language = models.CharField(max_length=35, blank=True)
@@ -33,6 +33,11 @@ class Contact(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(Lower("email"), name="contact_email_ci_unique")]
+        # Plain indexes only (no LIKE twins): every index costs the million-row import.
+        indexes = [
+            models.Index(fields=["email_hash"], name="contact_email_hash_idx"),
+            models.Index(fields=["external_id"], condition=~models.Q(external_id=""), name="contact_external_id_idx"),
+        ]
         permissions = [("export_contacts", "Can export contacts in bulk (CSV)")]
 
     def __str__(self):
