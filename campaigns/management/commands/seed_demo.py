@@ -24,6 +24,14 @@ GROUP_PERMISSIONS = {
         "add_audience", "change_audience", "delete_audience", "view_audience",
     ],
 }
+# Issue 4: Marketers pick audiences and segments and see counts; only Admins import,
+# export or see contacts' personal data.
+GROUP_PERMISSIONS["Marketers"] += ["view_segment", "add_segment", "change_segment"]
+GROUP_PERMISSIONS["Admins"] += [
+    "view_segment", "add_segment", "change_segment", "delete_segment",
+    "view_contact", "add_contact", "change_contact", "delete_contact", "export_contacts",
+    "add_importjob", "view_importjob",
+]
 
 
 class Command(BaseCommand):
