@@ -155,14 +155,14 @@ class RowCleaner:
         self.tags_index = columns.get("tags")
         self.consent_date_index = columns.get("consent_date")
         self.mapped = [field for field in FIELDS if field in columns] + (["attributes"] if self.attributes else [])
-        self.columns = ["line", "email", "email_hash", *(field for field in CONTACT_COLUMNS[2:] if field in self.mapped)]
+        self.columns = ["email", "email_hash", *(field for field in CONTACT_COLUMNS[2:] if field in self.mapped)]
 
     def address(self, cells):
         return clean_address(cells[self.email_index] if self.email_index < len(cells) else "")
 
-    def clean(self, line, cells, email):
+    def clean(self, cells, email):
         width = len(cells)
-        values = [line, email, address_hash(email)]
+        values = [email, address_hash(email)]
         for index, max_length, field in self.text:
             value = cells[index] if index < width else ""
             if max_length and len(value) > max_length:
@@ -193,7 +193,7 @@ def clean_rows(rows, cleaner, summary, report):
                 summary.duplicates += 1
                 report.add(line, cells, "duplicate of an earlier row in this file (letter case ignored)")
                 continue
-            values = cleaner.clean(line, cells, email)
+            values = cleaner.clean(cells, email)
         except ValueError as error:
             summary.invalid += 1
             report.add(line, cells, str(error))
@@ -249,7 +249,7 @@ def _import_suppressions(batches, summary, channel, file_name, dry_run):
     note = f"Imported from {file_name}"
     with transaction.atomic():
         for batch in batches:
-            addresses = [values[1] for values in batch]
+            addresses = [values[0] for values in batch]
             summary.suppressed += len(addresses)
             summary.created += policy.record_opt_outs(addresses, channel, Source.IMPORT, actor="import", note=note)
         transaction.set_rollback(dry_run)

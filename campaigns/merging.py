@@ -58,7 +58,7 @@ class Merger:
         self.pending = None
 
     def __enter__(self):
-        types = {"line": "integer", "tags": self.json, "attributes": self.json,
+        types = {"tags": self.json, "attributes": self.json,
                  "consent_date": "timestamptz" if self.postgres else "text"}
         with connection.cursor() as cursor:
             cursor.execute(f"DROP TABLE IF EXISTS {STAGING}")
@@ -128,16 +128,17 @@ class Merger:
         values = [column if column in self.columns else defaults.get(column, "''") for column in CONTACT_COLUMNS]
         cursor.execute(
             f"INSERT INTO {contact} ({', '.join(CONTACT_COLUMNS)}, created_at, updated_at) "
-            f"SELECT {', '.join(values)}, %s, %s FROM {STAGING} WHERE true ORDER BY line ON CONFLICT DO NOTHING",
+            f"SELECT {', '.join(values)}, %s, %s FROM {STAGING} WHERE true ORDER BY lower(email) ON CONFLICT DO NOTHING",
             [self.now, self.now],
         )
         created = cursor.rowcount
         # A correlated lookup, so the case-insensitive unique index is probed per staged row
-        # instead of the planner hashing the whole contact table for every chunk.
+        # instead of the planner hashing the whole contact table for every chunk. Both inserts
+        # go in index order (address, then id) so each chunk touches neighbouring index pages.
         cursor.execute(
             f"INSERT INTO {membership} (audience_id, contact_id, added_at) "
             f"SELECT %s, found.id, %s FROM (SELECT (SELECT c.id FROM {contact} AS c WHERE lower(c.email) = lower(s.email)) "
-            f"AS id FROM {STAGING} AS s) AS found WHERE found.id IS NOT NULL ON CONFLICT DO NOTHING",
+            f"AS id FROM {STAGING} AS s) AS found WHERE found.id IS NOT NULL ORDER BY found.id ON CONFLICT DO NOTHING",
             [self.audience.pk, self.now],
         )
         self._tally(size, created, updated)

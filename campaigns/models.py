@@ -61,7 +61,9 @@ class Audience(models.Model):
 
 
 class Membership(models.Model):
-    audience = models.ForeignKey(Audience, on_delete=models.CASCADE)
+    # No index of its own: the unique (audience, contact) index serves audience lookups,
+    # and each extra index costs every imported row.
+    audience = models.ForeignKey(Audience, on_delete=models.CASCADE, db_index=False)
     contact = models.ForeignKey(Contact, on_delete=models.CASCADE)
     added_at = models.DateTimeField(auto_now_add=True)
 
