@@ -126,21 +126,29 @@ class Merger:
         defaults = {"tags": f"CAST('[]' AS {self.json})", "attributes": f"CAST('{{}}' AS {self.json})",
                     "consent_date": "NULL"}
         values = [column if column in self.columns else defaults.get(column, "''") for column in CONTACT_COLUMNS]
-        cursor.execute(
+        insert_contacts = (
             f"INSERT INTO {contact} ({', '.join(CONTACT_COLUMNS)}, created_at, updated_at) "
-            f"SELECT {', '.join(values)}, %s, %s FROM {STAGING} WHERE true ORDER BY lower(email) ON CONFLICT DO NOTHING",
-            [self.now, self.now],
+            f"SELECT {', '.join(values)}, %s, %s FROM {STAGING} WHERE true ORDER BY lower(email) ON CONFLICT DO NOTHING"
         )
+        if self.postgres:  # new contacts join the audience straight from RETURNING: no lookup
+            cursor.execute(
+                f"WITH new AS ({insert_contacts} RETURNING id) "
+                f"INSERT INTO {membership} (audience_id, contact_id, added_at) SELECT %s, id, %s FROM new ORDER BY id",
+                [self.now, self.now, self.audience.pk, self.now],
+            )
+        else:
+            cursor.execute(insert_contacts, [self.now, self.now])
         created = cursor.rowcount
-        # A correlated lookup, so the case-insensitive unique index is probed per staged row
-        # instead of the planner hashing the whole contact table for every chunk. Both inserts
-        # go in index order (address, then id) so each chunk touches neighbouring index pages.
-        cursor.execute(
-            f"INSERT INTO {membership} (audience_id, contact_id, added_at) "
-            f"SELECT %s, found.id, %s FROM (SELECT (SELECT c.id FROM {contact} AS c WHERE lower(c.email) = lower(s.email)) "
-            f"AS id FROM {STAGING} AS s) AS found WHERE found.id IS NOT NULL ORDER BY found.id ON CONFLICT DO NOTHING",
-            [self.audience.pk, self.now],
-        )
+        if created < size or not self.postgres:
+            # Existing contacts: a correlated lookup probes the case-insensitive unique index
+            # per staged row instead of the planner hashing every contact for each chunk.
+            cursor.execute(
+                f"INSERT INTO {membership} (audience_id, contact_id, added_at) "
+                f"SELECT %s, found.id, %s FROM (SELECT (SELECT c.id FROM {contact} AS c "
+                f"WHERE lower(c.email) = lower(s.email)) AS id FROM {STAGING} AS s) AS found "
+                f"WHERE found.id IS NOT NULL ORDER BY found.id ON CONFLICT DO NOTHING",
+                [self.audience.pk, self.now],
+            )
         self._tally(size, created, updated)
 
     def _count(self, cursor, size):

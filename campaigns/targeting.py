@@ -24,4 +24,5 @@ def recipients(campaign):
     excluded = in_audiences(campaign.excluded_audiences.all())
     for segment in campaign.excluded_segments.all():
         excluded |= condition(segment)
-    return Contact.objects.filter(included).exclude(excluded)
+    # Ordered so deliveries are created (and claimed) in a stable order, oldest contacts first.
+    return Contact.objects.filter(included).exclude(excluded).order_by("pk")
