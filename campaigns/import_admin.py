@@ -92,6 +92,12 @@ class MappingView(ImportAdminView, TemplateView):
     template_name = "campaigns/admin/import_mapping.html"
     page_title = "Map columns"
 
+    def get(self, request, *args, **kwargs):
+        try:
+            return super().get(request, *args, **kwargs)
+        except ImportFileError as error:
+            raise Http404(str(error)) from error
+
     def get_context_data(self, error="", **kwargs):
         job = self.job()
         headers, preview, automatic, total = import_jobs.read_header(job)
@@ -106,7 +112,10 @@ class MappingView(ImportAdminView, TemplateView):
 
     def post(self, request, *args, **kwargs):
         job = self.job()
-        headers = import_jobs.read_header(job)[0]
+        try:
+            headers = import_jobs.read_header(job)[0]
+        except ImportFileError as error:
+            raise Http404(str(error)) from error
         choices = {index: request.POST.get(f"column_{index}", "") for index in range(len(headers))}
         try:
             job.mapping = import_jobs.mapping_from_choices(headers, choices)

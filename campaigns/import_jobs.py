@@ -22,6 +22,8 @@ FIELD_CHOICES = [("", "— skip this column —")] + [(field, field.replace("_",
 
 def read_header(job):
     """(headers, first rows, automatic mapping); raises ImportFileError for an unusable file."""
+    if not job.file:
+        raise ImportFileError("This file was imported and is no longer kept; upload it again to re-import.")
     with open_table(job.file.path) as table:
         preview = []
         for _line, cells in table.rows:
@@ -45,8 +47,11 @@ def mapping_from_choices(headers, choices):
 
 
 def queue(job, *, dry_run):
+    """Queue a (dry) run, unless one is already queued or running for this job."""
     from .tasks import run_import
 
+    if job.status in (ImportJob.Status.QUEUED, ImportJob.Status.RUNNING):
+        return
     ImportJob.objects.filter(pk=job.pk).update(
         dry_run=dry_run, status=ImportJob.Status.QUEUED, rows_done=0, summary={}, error="",
         started_at=None, finished_at=None,
@@ -81,7 +86,10 @@ def run(job_id):
         )
         return
     report = summary.error_report
+    if not job.dry_run:  # keep no copy of the customer list once it is imported (data minimisation)
+        job.file.delete(save=False)
     ImportJob.objects.filter(pk=job.pk).update(
+        file=job.file.name or "",
         status=ImportJob.Status.DONE,
         summary=summary.as_dict(),
         rows_done=summary.rows,

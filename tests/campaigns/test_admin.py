@@ -2,6 +2,7 @@
 
 import csv
 import io
+import os
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -131,3 +132,25 @@ def test_segment_export_and_live_count_in_listing(admin_client):
     rows = csv_rows(admin_client.get(reverse("segment:export", args=[segment.pk])))
     assert [row[0] for row in rows[1:]] == ["ada@example.com"]
     assert ExportLog.objects.get().kind == "segment"
+
+
+def test_the_uploaded_list_is_not_kept_after_a_real_import(admin_client, eager_tasks):
+    upload = SimpleUploadedFile("list.csv", b"email\nada@example.com\n")
+    admin_client.post(reverse("imports:upload"), {
+        "file": upload, "kind": "contacts", "audience_name": "Shop", "channel": "email_marketing"})
+    job = ImportJob.objects.get()
+    stored = job.file.path
+    admin_client.post(reverse("imports:mapping", args=[job.pk]), {"column_0": "email", "import": "1"})
+    job.refresh_from_db()
+    assert job.status == "done" and not job.file
+    assert not os.path.exists(stored)
+    assert admin_client.get(reverse("imports:mapping", args=[job.pk])).status_code == 404
+
+
+def test_a_running_job_is_not_queued_twice(admin_client):
+    upload = SimpleUploadedFile("list.csv", b"email\nada@example.com\n")
+    admin_client.post(reverse("imports:upload"), {
+        "file": upload, "kind": "contacts", "audience_name": "Shop", "channel": "email_marketing"})
+    ImportJob.objects.update(status="running", rows_done=7)
+    admin_client.post(reverse("imports:mapping", args=[ImportJob.objects.get().pk]), {"column_0": "email", "import": "1"})
+    assert ImportJob.objects.get().rows_done == 7 and not Contact.objects.exists()
