@@ -7,7 +7,7 @@ import importlib
 import os
 import sys
 
-MODULES = ["bench.render_email", "bench.sending"]  # each module has run() and prints JSON lines
+MODULES = ["bench.import_contacts", "bench.render_email", "bench.sending"]  # each has run(), prints JSON lines
 
 
 def main():

@@ -3,6 +3,8 @@
 from django.conf import settings
 from django.db import models
 from django.db.models.functions import Lower
+from modelcluster.fields import ParentalKey
+from modelcluster.models import ClusterableModel
 
 from suppression.addresses import address_hash, normalise_address
 
@@ -12,10 +14,10 @@ class Contact(models.Model):
 
     email = models.CharField(max_length=320)
     # Keyed hash of the address: how the suppression ledger matches this contact.
-    email_hash = models.CharField(max_length=64, db_index=True, editable=False)
+    email_hash = models.CharField(max_length=64, editable=False)
     first_name = models.CharField(max_length=150, blank=True)
     last_name = models.CharField(max_length=150, blank=True)
-    external_id = models.CharField("customer id", max_length=100, blank=True, db_index=True)
+    external_id = models.CharField("customer id", max_length=100, blank=True)
     company = models.CharField(max_length=255, blank=True)
     country = models.CharField(max_length=100, blank=True)
     language = models.CharField(max_length=35, blank=True)
@@ -31,6 +33,12 @@ class Contact(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(Lower("email"), name="contact_email_ci_unique")]
+        # Plain indexes only (no LIKE twins): every index costs the million-row import.
+        indexes = [
+            models.Index(fields=["email_hash"], name="contact_email_hash_idx"),
+            models.Index(fields=["external_id"], condition=~models.Q(external_id=""), name="contact_external_id_idx"),
+        ]
+        permissions = [("export_contacts", "Can export contacts in bulk (CSV)")]
 
     def __str__(self):
         return self.email
@@ -53,7 +61,9 @@ class Audience(models.Model):
 
 
 class Membership(models.Model):
-    audience = models.ForeignKey(Audience, on_delete=models.CASCADE)
+    # No index of its own: the unique (audience, contact) index serves audience lookups,
+    # and each extra index costs every imported row.
+    audience = models.ForeignKey(Audience, on_delete=models.CASCADE, db_index=False)
     contact = models.ForeignKey(Contact, on_delete=models.CASCADE)
     added_at = models.DateTimeField(auto_now_add=True)
 
@@ -72,7 +82,10 @@ class Campaign(models.Model):
 
     name = models.CharField(max_length=255)
     page = models.ForeignKey("cms.EmailPage", on_delete=models.PROTECT, related_name="campaigns")
-    audiences = models.ManyToManyField(Audience, related_name="campaigns")
+    audiences = models.ManyToManyField(Audience, related_name="campaigns", blank=True)
+    segments = models.ManyToManyField("Segment", related_name="campaigns", blank=True)
+    excluded_audiences = models.ManyToManyField(Audience, related_name="+", blank=True)
+    excluded_segments = models.ManyToManyField("Segment", related_name="+", blank=True)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.DRAFT)
     scheduled_at = models.DateTimeField(null=True, blank=True)
     # Optional UTM tags added to the marketer's links (never to the unsubscribe link).
@@ -160,3 +173,112 @@ class Delivery(models.Model):
                 name="delivery_claimed_idx",
             ),
         ]
+
+
+class Segment(ClusterableModel):
+    """A saved filter over contacts, evaluated when a campaign sends (campaigns.segments)."""
+
+    class Match(models.TextChoices):
+        ALL = "all", "All rules"
+        ANY = "any", "Any rule"
+
+    name = models.CharField(max_length=255, unique=True)
+    match = models.CharField(max_length=3, choices=Match.choices, default=Match.ALL)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self):
+        return self.name
+
+
+class SegmentRule(models.Model):
+    """One condition of a segment; campaigns.segments turns it into a queryset filter."""
+
+    class Field(models.TextChoices):
+        AUDIENCE = "audience", "Member of audience (name)"
+        TAG = "tag", "Tag"
+        COUNTRY = "country", "Country"
+        LANGUAGE = "language", "Language"
+        COMPANY = "company", "Company"
+        ATTRIBUTE = "attribute", "Custom attribute (e.g. a purchase field)"
+        LAST_MAILED = "last_mailed", "Last campaign sent to them"
+        CREATED = "created", "Added"
+
+    class Operator(models.TextChoices):
+        IS = "is", "is"
+        IS_NOT = "is_not", "is not"
+        CONTAINS = "contains", "contains"
+        GREATER = "gt", "is greater than / after"
+        LESS = "lt", "is less than / before"
+        IS_SET = "set", "is set"
+        IS_NOT_SET = "not_set", "is not set"
+        WITHIN_DAYS = "within_days", "within the last N days"
+        NOT_WITHIN_DAYS = "not_within_days", "not within the last N days (or never)"
+
+    segment = ParentalKey(Segment, on_delete=models.CASCADE, related_name="rules")
+    field = models.CharField(max_length=16, choices=Field.choices)
+    attribute = models.CharField(max_length=100, blank=True, help_text="Only for custom attributes.")
+    operator = models.CharField(max_length=16, choices=Operator.choices, default=Operator.IS)
+    value = models.CharField(max_length=255, blank=True)
+
+    panels = ["field", "attribute", "operator", "value"]
+
+    def __str__(self):
+        return f"{self.get_field_display()} {self.get_operator_display()} {self.value}".strip()
+
+
+class ImportJob(models.Model):
+    """One uploaded file and what importing it did (campaigns.importing does the work)."""
+
+    class Kind(models.TextChoices):
+        CONTACTS = "contacts", "Contacts into an audience"
+        SUPPRESSIONS = "suppressions", "Suppression list (never mail these)"
+
+    class Status(models.TextChoices):
+        MAPPING = "mapping", "Waiting for column mapping"
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.CONTACTS)
+    file = models.FileField(upload_to="imports/%Y/%m/")
+    original_name = models.CharField(max_length=255)
+    audience_name = models.CharField(max_length=255, blank=True)
+    # Suppression-list imports only: the channel the addresses are closed for.
+    channel = models.CharField(max_length=32, blank=True)
+    mapping = models.JSONField(default=dict, blank=True)  # column index (str) -> field name
+    update_existing = models.BooleanField(default=False)
+    dry_run = models.BooleanField(default=False)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.MAPPING)
+    total_rows = models.PositiveIntegerField(default=0)
+    rows_done = models.PositiveIntegerField(default=0)
+    summary = models.JSONField(default=dict, blank=True)
+    error = models.TextField(blank=True)
+    error_report = models.FileField(upload_to="imports/reports/", blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return f"{self.original_name} ({self.get_status_display()})"
+
+
+class ExportLog(models.Model):
+    """Audit log: every bulk export of personal data, who, when, what and how many rows."""
+
+    kind = models.CharField(max_length=32)  # audience, segment, postal, third_party
+    label = models.CharField(max_length=255)
+    rows = models.PositiveIntegerField(default=0)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    username = models.CharField(max_length=150, blank=True)  # kept if the user is deleted
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return f"{self.created_at:%Y-%m-%d %H:%M} {self.username}: {self.kind} {self.label} ({self.rows})"

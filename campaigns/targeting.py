@@ -1,12 +1,28 @@
-"""Who a campaign targets: its audiences (later also segments, minus exclusions).
+"""Who a campaign targets: its audiences and segments, minus excluded audiences and segments.
 
 The snapshot turns this queryset into Delivery rows with one INSERT … SELECT, so it must
-stay a queryset (no Python-side lists of contacts).
+stay a single queryset (no Python-side lists of contacts). Conditions are `pk__in`
+subqueries and field lookups, never joins, so no contact appears twice. Suppression is
+applied by the snapshot, not here.
 """
 
-from .models import Contact
+from django.db.models import Q
+
+from .models import Contact, Membership
+from .segments import condition
+
+
+def in_audiences(audiences):
+    return Q(pk__in=Membership.objects.filter(audience__in=audiences).values("contact_id"))
 
 
 def recipients(campaign):
     """Contacts the campaign targets, before suppression."""
-    return Contact.objects.filter(audiences__in=campaign.audiences.all()).distinct()
+    included = in_audiences(campaign.audiences.all())
+    for segment in campaign.segments.all():
+        included |= condition(segment)
+    excluded = in_audiences(campaign.excluded_audiences.all())
+    for segment in campaign.excluded_segments.all():
+        excluded |= condition(segment)
+    # Ordered so deliveries are created (and claimed) in a stable order, oldest contacts first.
+    return Contact.objects.filter(included).exclude(excluded).order_by("pk")

@@ -1,9 +1,9 @@
-"""Celery tasks: thin wrappers over campaigns.sending, on the promotional queue."""
+"""Celery tasks: thin wrappers over campaigns.sending and campaigns.import_jobs, on the promotional queue."""
 
 from celery import shared_task
 from django.conf import settings
 
-from . import sending
+from . import import_jobs, sending
 
 
 @shared_task
@@ -38,3 +38,9 @@ def send_batch(campaign_id):
     """Send one batch, then queue the next: a chain per worker slot, never a task per recipient."""
     if sending.send_next_batch(campaign_id):
         send_batch.delay(campaign_id)
+
+
+@shared_task
+def run_import(job_id):
+    """An admin's import job (campaigns.import_jobs does the work)."""
+    import_jobs.run(job_id)

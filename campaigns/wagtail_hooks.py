@@ -1,4 +1,4 @@
-"""Wagtail admin: campaigns and audiences viewsets."""
+"""Wagtail admin: the campaigns viewset, and registration of the other campaigns viewsets."""
 
 from django.urls import path, reverse
 from wagtail import hooks
@@ -8,7 +8,9 @@ from wagtail.admin.views.generic import IndexView
 from wagtail.admin.widgets import ListingButton
 
 from . import test_send_views  # noqa: F401  (registers the "Send a test" button and URL)
-from .models import Audience, Campaign
+from .contact_admin import AudienceViewSet, ContactViewSet, SegmentViewSet
+from .import_admin import ImportViewSet
+from .models import Campaign
 from .views import SendCampaignView
 
 
@@ -32,7 +34,7 @@ class CampaignViewSet(ModelViewSet):
     list_display = ["name", "page", Column("status", label="Status", accessor="get_status_display"), "scheduled_at"]
     list_filter = ["status"]
     search_fields = ["name"]
-    form_fields = ["name", "page", "audiences"]
+    form_fields = ["name", "page", "audiences", "segments", "excluded_audiences", "excluded_segments"]
     copy_view_enabled = False
 
     def get_urlpatterns(self):
@@ -41,17 +43,7 @@ class CampaignViewSet(ModelViewSet):
         ]
 
 
-class AudienceViewSet(ModelViewSet):
-    model = Audience
-    icon = "group"
-    menu_label = "Audiences"
-    menu_order = 210
-    add_to_admin_menu = True
-    list_display = ["name", "created_at"]
-    search_fields = ["name"]
-    form_fields = ["name"]
-
-
 @hooks.register("register_admin_viewset")
 def register_viewsets():
-    return [CampaignViewSet("campaign"), AudienceViewSet("audience")]
+    return [CampaignViewSet("campaign"), AudienceViewSet("audience"), ContactViewSet("contact"),
+            SegmentViewSet("segment"), ImportViewSet("imports")]

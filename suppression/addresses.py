@@ -13,10 +13,11 @@ def normalise_address(raw):
     if not at:
         return address
     domain = domain.strip().lower()
-    try:
-        domain = domain.encode("idna").decode("ascii")
-    except UnicodeError:
-        pass  # validation reports it; normalising never raises
+    if not domain.isascii():  # the IDNA codec returns an ASCII domain unchanged; skip its cost
+        try:
+            domain = domain.encode("idna").decode("ascii")
+        except UnicodeError:
+            pass  # validation reports it; normalising never raises
     return f"{local}@{domain}"
 
 

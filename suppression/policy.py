@@ -9,7 +9,7 @@ Postal and third-party channels never block email; their exports consult them.
 """
 
 from django.db import transaction
-from django.db.models import OuterRef, Subquery
+from django.db.models import Exists, OuterRef, Subquery
 
 from .addresses import address_hash, normalise_address
 from .models import Channel, ConsentEvent, Source, Stream, Suppression
@@ -126,3 +126,39 @@ def lift_suppression(address_hash_value, channel, *, actor, reason):
             note=reason,
         )
     return bool(deleted)
+
+
+def blocked_hashes(stream):
+    """Address hashes `stream` may not reach, as a queryset of `address_hash` values for set-based SQL."""
+    return Suppression.objects.filter(channel__in=BLOCKING[Stream(stream)]).values("address_hash")
+
+
+def suppressed_for(hash_field, channel):
+    """An Exists() that is true when the row's `hash_field` has closed `channel` (for exports)."""
+    return Exists(Suppression.objects.filter(address_hash=OuterRef(hash_field), channel=channel))
+
+
+def record_opt_outs(addresses, channel, source, *, actor="", note=""):
+    """record_opt_out for many addresses in set-based steps; returns how many were newly closed."""
+    by_hash = {address_hash(address): normalise_address(address) for address in addresses}
+    with transaction.atomic():
+        existing = set()
+        hashes = list(by_hash)
+        for start in range(0, len(hashes), _LOOKUP_CHUNK):
+            existing.update(
+                Suppression.objects.filter(address_hash__in=hashes[start : start + _LOOKUP_CHUNK], channel=channel)
+                .values_list("address_hash", flat=True)
+            )
+        new = [hash_ for hash_ in hashes if hash_ not in existing]
+        Suppression.objects.bulk_create(
+            [Suppression(address_hash=h, address=by_hash[h], channel=channel, source=source, actor=actor, note=note)
+             for h in new],
+            batch_size=1000,
+            ignore_conflicts=True,
+        )
+        ConsentEvent.objects.bulk_create(
+            [ConsentEvent(address_hash=h, channel=channel, action=ConsentEvent.Action.OPT_OUT, source=source,
+                          actor=actor, note=note) for h in new],
+            batch_size=1000,
+        )
+    return len(new)

@@ -1,25 +1,50 @@
-"""The contact import command: counts, errors, and never resubscribing anyone."""
+"""The contact import: every file shape admins bring, every count, and never resubscribing anyone."""
 
+import csv
 import json
 
 import pytest
 from django.core.management import CommandError, call_command
+from email_validator import EmailNotValidError, validate_email
+from openpyxl import Workbook
 
+from campaigns.importing import check_address, import_file
 from campaigns.models import Audience, Contact
+from campaigns.tables import auto_mapping
 from suppression import policy
-from suppression.models import Channel, Source, Suppression
+from suppression.models import Channel, ConsentEvent, Source, Stream, Suppression
 
 pytestmark = pytest.mark.django_db
+COUNTS = ("rows", "created", "updated", "unchanged", "invalid", "duplicates", "suppressed")
 
 
-def run_import(tmp_path, capsys, content, *args):
-    path = tmp_path / "contacts.csv"
-    path.write_text(content, encoding="utf-8")
+def run_import(tmp_path, capsys, content, *args, name="contacts.csv", encoding="utf-8"):
+    path = tmp_path / name
+    path.write_bytes(content if isinstance(content, bytes) else content.encode(encoding))
     call_command("import_contacts", str(path), "--audience", "Customers", *args)
-    return json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert set(summary) == {*COUNTS, "seconds", "error_report"}
+    return summary
 
 
-def test_import_counts_every_outcome(tmp_path, capsys):
+def counts(summary):
+    return {key: summary[key] for key in COUNTS}
+
+
+def expect(**given):
+    return {key: given.get(key, 0) for key in COUNTS}
+
+
+def members():
+    return sorted(Audience.objects.get(name="Customers").contacts.values_list("email", "first_name", "last_name"))
+
+
+def report_rows(summary):
+    with open(summary["error_report"], encoding="utf-8-sig", newline="") as handle:
+        return list(csv.reader(handle))
+
+
+def test_counts_every_outcome_and_reports_rejected_rows(tmp_path, capsys):
     policy.record_opt_out("grace@example.com", Channel.EMAIL_MARKETING, Source.PHONE)
     summary = run_import(
         tmp_path, capsys,
@@ -27,22 +52,90 @@ def test_import_counts_every_outcome(tmp_path, capsys):
         "ada@example.com,Ada,Lovelace\n"
         "not-an-address,Bad,Row\n"
         "ADA@example.com,Ada,Again\n"
-        "grace@example.com,Grace,Hopper\n",
+        "grace@example.com,Grace,Hopper\n"
+        "=cmd@example,=HYPERLINK(),x\n",
     )
-    assert {k: summary[k] for k in ("rows", "created", "updated", "unchanged", "invalid", "duplicates", "suppressed")} == {
-        "rows": 4, "created": 2, "updated": 0, "unchanged": 0, "invalid": 1, "duplicates": 1, "suppressed": 1,
-    }
-    assert Audience.objects.get(name="Customers").contacts.count() == 2
+    assert counts(summary) == expect(rows=5, created=2, invalid=2, duplicates=1, suppressed=1)
+    assert members() == [("ada@example.com", "Ada", "Lovelace"), ("grace@example.com", "Grace", "Hopper")]
+    report = report_rows(summary)
+    assert report[0] == ["line", "raw row", "reason"]
+    assert [row[0] for row in report[1:]] == ["3", "4", "6"]
+    assert report[1][1] == "not-an-address,Bad,Row" and "@" in report[1][2]
+    assert report[2][2].startswith("duplicate")
+    assert report[3][1].startswith("'=")  # formula injection neutralised in the report too
 
 
 def test_reimport_changes_nothing_and_never_clears_an_opt_out(tmp_path, capsys):
     content = "email,first_name\nada@example.com,Ada\n"
     run_import(tmp_path, capsys, content)
     policy.record_opt_out("ada@example.com", Channel.EMAIL_MARKETING, Source.LINK)
+    events = ConsentEvent.objects.count()
     summary = run_import(tmp_path, capsys, content, "--update-existing")
-    assert (summary["created"], summary["updated"], summary["unchanged"], summary["suppressed"]) == (0, 0, 1, 1)
+    assert counts(summary) == expect(rows=1, unchanged=1, suppressed=1)
+    assert summary["error_report"] is None
     assert Suppression.objects.filter(channel=Channel.EMAIL_MARKETING).count() == 1
+    assert ConsentEvent.objects.count() == events
     assert Contact.objects.count() == 1
+
+
+def test_existing_contacts_are_updated_only_when_asked(tmp_path, capsys):
+    run_import(tmp_path, capsys, "email,first_name,last_name,company\nada@example.com,Ada,Lovelace,Analytical\n")
+    changed = "email,first_name,last_name\nada@example.com,Augusta,\nbob@example.com,Bob,B\n"
+    left_alone = run_import(tmp_path, capsys, changed)
+    assert counts(left_alone) == expect(rows=2, created=1, unchanged=1)
+    assert Contact.objects.get(email="ada@example.com").first_name == "Ada"
+    updated = run_import(tmp_path, capsys, changed, "--update-existing")
+    assert counts(updated) == expect(rows=2, updated=1, unchanged=1)
+    ada = Contact.objects.get(email="ada@example.com")
+    # A blank cell never wipes what we hold; an unmapped column is not touched.
+    assert (ada.first_name, ada.last_name, ada.company) == ("Augusta", "Lovelace", "Analytical")
+
+
+def test_dry_run_counts_exactly_and_writes_nothing(tmp_path, capsys):
+    Contact.objects.create(email="ada@example.com", first_name="Ada")
+    summary = run_import(
+        tmp_path, capsys, "Email Address,First Name\nada@example.com,Ada\nnew@example.com,New\nbad\n", "--dry-run"
+    )
+    assert counts(summary) == expect(rows=3, created=1, unchanged=1, invalid=1)
+    assert not Audience.objects.exists()
+    assert list(Contact.objects.values_list("email", flat=True)) == ["ada@example.com"]
+
+
+def test_utf8_bom_and_semicolons(tmp_path, capsys):
+    content = "\ufeffE-mail;FNAME;LNAME\nada@example.com;Ada;Lovelace\nlinus@example.com;Linus;Torvalds\n"
+    summary = run_import(tmp_path, capsys, content)
+    assert counts(summary) == expect(rows=2, created=2)
+    assert members() == [("ada@example.com", "Ada", "Lovelace"), ("linus@example.com", "Linus", "Torvalds")]
+
+
+def test_windows_1252_names(tmp_path, capsys):
+    content = "Email;First Name;Last Name\nzoe@example.com;Zoë;Müller\nfrancois@example.com;François;Dœuf\n"
+    summary = run_import(tmp_path, capsys, content, encoding="cp1252")
+    assert counts(summary) == expect(rows=2, created=2)
+    assert members() == [("francois@example.com", "François", "Dœuf"), ("zoe@example.com", "Zoë", "Müller")]
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le"])
+def test_utf16_with_and_without_bom(tmp_path, capsys, encoding):
+    content = "email\tfirst_name\nzoe@example.com\tZoë\nbjorn@example.com\tBjörn\n"
+    summary = run_import(tmp_path, capsys, content, encoding=encoding)
+    assert counts(summary) == expect(rows=2, created=2)
+    assert members() == [("bjorn@example.com", "Björn", ""), ("zoe@example.com", "Zoë", "")]
+
+
+def test_quoted_newlines_and_blank_lines(tmp_path, capsys):
+    content = (
+        'email,first_name,postal_address\n'
+        '\n'
+        'ada@example.com,Ada,"12 Analytical Way\nLondon"\n'
+        '\n\n'
+        'bad-address,"Multi\nLine",x\n'
+        'grace@example.com,Grace,\n'
+    )
+    summary = run_import(tmp_path, capsys, content)
+    assert counts(summary) == expect(rows=3, created=2, invalid=1)
+    assert Contact.objects.get(email="ada@example.com").postal_address == "12 Analytical Way\nLondon"
+    assert [row[:2] for row in report_rows(summary)[1:]] == [["7", 'bad-address,"Multi\nLine",x']]
 
 
 def test_missing_email_column_is_a_clear_error_before_anything_is_written(tmp_path):
@@ -51,3 +144,114 @@ def test_missing_email_column_is_a_clear_error_before_anything_is_written(tmp_pa
     with pytest.raises(CommandError, match="no 'email' column"):
         call_command("import_contacts", str(path), "--audience", "Customers")
     assert not Audience.objects.exists() and not Contact.objects.exists()
+
+
+def test_invalid_addresses_are_rejected_with_reasons(tmp_path, capsys):
+    content = "email\nplain\nno-domain@\n@no-local.com\ntwo@@example.com\nspace in@example.com\nok@example.com\nx@localhost\n"
+    summary = run_import(tmp_path, capsys, content)
+    assert counts(summary) == expect(rows=7, created=1, invalid=6)
+    assert all(reason for _line, _raw, reason in report_rows(summary)[1:])
+
+
+def test_same_address_in_three_letter_cases_is_one_contact(tmp_path, capsys):
+    content = "email,first_name\nAda@Example.com,First\nada@example.com,Second\nADA@EXAMPLE.COM,Third\n"
+    summary = run_import(tmp_path, capsys, content)
+    assert counts(summary) == expect(rows=3, created=1, duplicates=2)
+    assert list(Contact.objects.values_list("email", "first_name")) == [("Ada@example.com", "First")]
+    assert Contact.objects.get().email_hash == policy.address_hash("ada@example.com")
+
+
+def test_header_only_file(tmp_path, capsys):
+    summary = run_import(tmp_path, capsys, "email,first_name\n")
+    assert counts(summary) == expect()
+    assert summary["error_report"] is None
+    assert Audience.objects.get(name="Customers").contacts.count() == 0
+
+
+def test_xlsx_file(tmp_path, capsys):
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.append(["Email Address", "First Name", "Last Name", "Customer ID", "Country"])
+    sheet.append(["ada@example.com", "Ada", "Lovelace", 1001, "GB"])
+    sheet.append([None, None, None, None, None])
+    sheet.append(["broken", "B", "R", 1002, "DE"])
+    sheet.append(["ADA@example.com", "Ada", "Dup", 1003, "GB"])
+    path = tmp_path / "contacts.xlsx"
+    workbook.save(path)
+    call_command("import_contacts", str(path), "--audience", "Customers")
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert counts(summary) == expect(rows=3, created=1, invalid=1, duplicates=1)
+    ada = Contact.objects.get()
+    assert (ada.email, ada.first_name, ada.external_id, ada.country) == ("ada@example.com", "Ada", "1001", "GB")
+    assert [row[0] for row in report_rows(summary)[1:]] == ["4", "5"]
+
+
+def test_suppressed_addresses_join_but_stay_suppressed(tmp_path, capsys):
+    policy.record_opt_out("opted@example.com", Channel.EMAIL_MARKETING, Source.LINK)
+    policy.record_opt_out("bounced@example.com", Channel.UNDELIVERABLE, Source.BOUNCE)
+    policy.record_opt_out("postal@example.com", Channel.POSTAL_MARKETING, Source.PHONE)  # not an email block
+    before = set(Suppression.objects.values_list("address_hash", "channel"))
+    content = "email\nOPTED@example.com\nbounced@example.com\npostal@example.com\nfresh@example.com\n"
+    summary = run_import(tmp_path, capsys, content, "--update-existing")
+    assert counts(summary) == expect(rows=4, created=4, suppressed=2)
+    assert set(Suppression.objects.values_list("address_hash", "channel")) == before
+    assert policy.blocked(["opted@example.com", "bounced@example.com", "fresh@example.com"], Stream.PROMOTIONAL) == {
+        "opted@example.com": Channel.EMAIL_MARKETING, "bounced@example.com": Channel.UNDELIVERABLE,
+    }
+    assert Audience.objects.get(name="Customers").contacts.count() == 4
+
+
+def test_tags_attributes_and_consent_are_mapped_explicitly(tmp_path):
+    path = tmp_path / "shop.csv"
+    path.write_text("Email,Tags,Last Order,Consent Date,Notes\nada@example.com,vip; course,2025-03-01,2024-01-31,secret\n")
+    mapping = {0: "email", 1: "tags", 2: "attribute:last_order", 3: "consent_date"}
+    summary = import_file(path, mapping=mapping, audience_name="Shop")
+    assert (summary.rows, summary.created, summary.invalid) == (1, 1, 0)
+    ada = Contact.objects.get()
+    assert ada.tags == ["vip", "course"] and ada.attributes == {"last_order": "2025-03-01"}
+    assert ada.consent_date.date().isoformat() == "2024-01-31"
+    assert "secret" not in json.dumps([ada.tags, ada.attributes, ada.postal_address])  # unmapped: not kept
+    again = import_file(path, mapping=mapping, audience_name="Shop", update_existing=True)
+    assert (again.updated, again.unchanged) == (0, 1)
+
+
+def test_suppression_list_import_records_source_import_and_file_name(tmp_path):
+    Contact.objects.create(email="old@example.com")
+    path = tmp_path / "previous-provider-unsubscribes.csv"
+    path.write_text("Email Address\nold@example.com\nOLD@example.com\nother@example.com\nnope\n")
+    summary = import_file(path, kind="suppressions", channel=Channel.EMAIL_MARKETING)
+    assert (summary.rows, summary.created, summary.unchanged, summary.duplicates, summary.invalid, summary.suppressed) == (
+        4, 2, 0, 1, 1, 2)
+    rows = Suppression.objects.order_by("address")
+    assert [(s.address, s.source, s.note) for s in rows] == [
+        ("old@example.com", Source.IMPORT, "Imported from previous-provider-unsubscribes.csv"),
+        ("other@example.com", Source.IMPORT, "Imported from previous-provider-unsubscribes.csv"),
+    ]
+    assert ConsentEvent.objects.filter(source=Source.IMPORT, action="opt_out").count() == 2
+    again = import_file(path, kind="suppressions", channel=Channel.EMAIL_MARKETING)
+    assert (again.created, again.unchanged) == (0, 2)
+
+
+def test_common_headers_are_matched_automatically():
+    headers = ["Email Address", "FNAME", "LNAME", "Company", "Country", "Phone", "E-mail"]
+    assert auto_mapping(headers) == {0: "email", 1: "first_name", 2: "last_name", 3: "company", 4: "country"}
+
+
+@pytest.mark.parametrize("address", [
+    "ada@example.com", "a.b-c+tag@sub.example.co.uk", "x@localhost", "x@example.test", "x@xn--nxasmq6b.com",
+    "x@ab--cd.com", "a..b@example.com", ".a@example.com", "a@-example.com", "a@example.c0m", "a" * 65 + "@example.com",
+    "Zoë@example.com", "user@bücher.de", "a@example", "a@123.com", "o'brien@example.ie", "a@exa_mple.com",
+    f"a@{'b' * 63}.{'c' * 63}.{'d' * 63}.{'e' * 57}.com",
+])
+def test_fast_address_check_agrees_with_email_validator(address):
+    try:
+        validate_email(address, check_deliverability=False)
+        expected = True
+    except EmailNotValidError:
+        expected = False
+    try:
+        check_address(address)
+        accepted = True
+    except ValueError:
+        accepted = False
+    assert accepted == expected

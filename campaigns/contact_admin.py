@@ -1,0 +1,187 @@
+"""Wagtail admin for contacts, audiences and segments, and the Admins-only CSV exports.
+
+Marketers see audiences and segments with their counts (and build segments); only Admins
+(permissions view_contact / export_contacts) see contacts' personal data or export it.
+"""
+
+import io
+import tempfile
+
+from django.http import FileResponse
+from django.shortcuts import get_object_or_404
+from django.urls import path, reverse
+from django.utils.functional import cached_property
+from django.utils.text import slugify
+from django.views import View
+from wagtail.admin.panels import FieldPanel, InlinePanel
+from wagtail.admin.ui.tables import Column
+from wagtail.admin.views.generic import IndexView
+from wagtail.admin.viewsets.model import ModelViewSet
+from wagtail.admin.widgets import HeaderButton, ListingButton
+
+from . import exporting, segments
+from .admin_permissions import EXPORT, IMPORT, PermissionRequiredMixin
+from .models import Audience, Contact, Segment
+
+
+def members(audience):
+    return Contact.objects.filter(pk__in=audience.membership_set.values("contact_id"))
+
+
+class ExportView(PermissionRequiredMixin, View):
+    """Stream a CSV export as a download; exporting.export records it in the audit log."""
+
+    permission = EXPORT
+    kind = ""
+
+    def contacts_and_label(self, pk):
+        raise NotImplementedError
+
+    def get(self, request, pk=None):
+        contacts, label, columns = self.contacts_and_label(pk)
+        spool = tempfile.TemporaryFile()
+        text = io.TextIOWrapper(spool, encoding="utf-8-sig", newline="")
+        exporting.export(self.kind, label, contacts, text, columns, user=request.user)
+        text.flush()
+        text.detach()
+        spool.seek(0)
+        return FileResponse(spool, as_attachment=True, filename=f"{slugify(label) or self.kind}.csv",
+                            content_type="text/csv")
+
+
+class AudienceExportView(ExportView):
+    kind = "audience"
+
+    def contacts_and_label(self, pk):
+        audience = get_object_or_404(Audience, pk=pk)
+        return members(audience), audience.name, exporting.CONTACT_COLUMNS
+
+
+class SegmentExportView(ExportView):
+    kind = "segment"
+
+    def contacts_and_label(self, pk):
+        segment = get_object_or_404(Segment, pk=pk)
+        return segments.contacts_in(segment), segment.name, exporting.CONTACT_COLUMNS
+
+
+class PostalExportView(ExportView):
+    kind = "postal"
+
+    def contacts_and_label(self, pk):
+        return exporting.postal_contacts(), "postal offers", exporting.POSTAL_COLUMNS
+
+
+class ThirdPartyExportView(ExportView):
+    kind = "third_party"
+
+    def contacts_and_label(self, pk):
+        return exporting.third_party_contacts(), "affiliated companies", exporting.THIRD_PARTY_COLUMNS
+
+
+def export_button(request, url_name, instance):
+    if request.user.has_perm(EXPORT):
+        return [ListingButton("Export CSV", url=reverse(url_name, args=[instance.pk]), icon_name="download",
+                              priority=20)]
+    return []
+
+
+class ContactIndexView(IndexView):
+    @cached_property
+    def header_buttons(self):
+        buttons = super().header_buttons
+        if self.request.user.has_perm(EXPORT):
+            buttons += [
+                HeaderButton("Export for postal offers", url=reverse("contact:export_postal"), icon_name="download"),
+                HeaderButton("Export for affiliated companies", url=reverse("contact:export_third_party"),
+                             icon_name="download"),
+            ]
+        return buttons
+
+
+class ContactViewSet(ModelViewSet):
+    model = Contact
+    icon = "user"
+    menu_label = "Contacts"
+    menu_order = 205
+    add_to_admin_menu = True
+    index_view_class = ContactIndexView
+    list_display = ["email", "first_name", "last_name", "company", "country", "updated_at"]
+    list_filter = ["country", "language"]
+    search_fields = ["email", "first_name", "last_name", "company", "external_id"]
+    form_fields = ["email", "first_name", "last_name", "external_id", "company", "country", "language",
+                   "postal_address", "tags", "attributes", "consent_basis", "consent_date", "consent_source"]
+    copy_view_enabled = False
+
+    def get_urlpatterns(self):
+        return super().get_urlpatterns() + [
+            path("export/postal/", PostalExportView.as_view(), name="export_postal"),
+            path("export/affiliated/", ThirdPartyExportView.as_view(), name="export_third_party"),
+        ]
+
+
+class AudienceIndexView(IndexView):
+    @cached_property
+    def header_buttons(self):
+        buttons = super().header_buttons
+        if self.request.user.has_perm(IMPORT):
+            buttons.append(HeaderButton("Import contacts", url=reverse("imports:upload"), icon_name="upload"))
+        return buttons
+
+    def get_list_more_buttons(self, instance):
+        return super().get_list_more_buttons(instance) + export_button(self.request, "audience:export", instance)
+
+
+class AudienceViewSet(ModelViewSet):
+    model = Audience
+    icon = "group"
+    menu_label = "Audiences"
+    menu_order = 210
+    add_to_admin_menu = True
+    index_view_class = AudienceIndexView
+    list_display = [
+        "name",
+        Column("members", label="Contacts", accessor=lambda audience: members(audience).count()),
+        Column("deliverable", label="Can be mailed now",
+               accessor=lambda audience: segments.deliverable(members(audience)).count()),
+        "created_at",
+    ]
+    search_fields = ["name"]
+    form_fields = ["name"]
+    copy_view_enabled = False
+
+    def get_urlpatterns(self):
+        return super().get_urlpatterns() + [
+            path("export/<int:pk>/", AudienceExportView.as_view(), name="export"),
+        ]
+
+
+class SegmentIndexView(IndexView):
+    def get_list_more_buttons(self, instance):
+        return super().get_list_more_buttons(instance) + export_button(self.request, "segment:export", instance)
+
+
+class SegmentViewSet(ModelViewSet):
+    model = Segment
+    icon = "filter"
+    menu_label = "Segments"
+    menu_order = 215
+    add_to_admin_menu = True
+    index_view_class = SegmentIndexView
+    list_display = [
+        "name",
+        Column("rules", label="Rules", accessor=lambda segment: "; ".join(map(str, segment.rules.all())) or "—"),
+        Column("live", label="Can be mailed now", accessor=segments.live_count),
+    ]
+    search_fields = ["name"]
+    panels = [
+        FieldPanel("name"),
+        FieldPanel("match", heading="Contacts must match"),
+        InlinePanel("rules", heading="Rules", label="Rule"),
+    ]
+    copy_view_enabled = False
+
+    def get_urlpatterns(self):
+        return super().get_urlpatterns() + [
+            path("export/<int:pk>/", SegmentExportView.as_view(), name="export"),
+        ]

@@ -1,0 +1,173 @@
+"""Wagtail admin for imports: upload → column mapping with preview → dry run / import → progress."""
+
+from django import forms
+from django.http import FileResponse, Http404, JsonResponse
+from django.shortcuts import get_object_or_404, redirect
+from django.urls import path, reverse
+from django.utils.functional import cached_property
+from django.views import View
+from django.views.generic import FormView, TemplateView
+from wagtail.admin.views.generic.base import WagtailAdminTemplateMixin
+from wagtail.admin.viewsets.base import ViewSet
+from wagtail.admin.widgets import HeaderButton
+
+from suppression.models import Channel
+
+from . import import_jobs
+from .admin_permissions import IMPORT, PermissionRequiredMixin, menu_item_for
+from .models import Audience, ImportJob
+from .tables import ImportFileError
+
+
+class UploadForm(forms.Form):
+    file = forms.FileField(help_text="CSV (any common delimiter; UTF-8, UTF-16 or Windows-1252) or XLSX.")
+    kind = forms.ChoiceField(label="Import", choices=ImportJob.Kind.choices)
+    audience_name = forms.CharField(
+        label="Audience", required=False, help_text="An existing audience, or a new name to create one."
+    )
+    update_existing = forms.BooleanField(
+        required=False, help_text="Update contacts that already exist (blank cells never overwrite)."
+    )
+    channel = forms.ChoiceField(
+        label="Close channel", choices=Channel.choices, initial=Channel.EMAIL_MARKETING,
+        help_text="Suppression lists only: what these addresses must never receive.",
+    )
+
+    def clean(self):
+        data = super().clean()
+        if data.get("kind") == ImportJob.Kind.CONTACTS and not data.get("audience_name", "").strip():
+            self.add_error("audience_name", "Name the audience the contacts join.")
+        return data
+
+
+class ImportAdminView(PermissionRequiredMixin, WagtailAdminTemplateMixin):
+    permission = IMPORT
+    header_icon = "upload"
+
+    def job(self):
+        return get_object_or_404(ImportJob, pk=self.kwargs["pk"])
+
+
+class ImportIndexView(ImportAdminView, TemplateView):
+    template_name = "campaigns/admin/import_index.html"
+    page_title = "Imports"
+
+    @cached_property
+    def header_buttons(self):
+        return [HeaderButton("New import", url=reverse("imports:upload"), icon_name="plus")]
+
+    def get_context_data(self, **kwargs):
+        return super().get_context_data(jobs=ImportJob.objects.select_related("created_by")[:50], **kwargs)
+
+
+class UploadView(ImportAdminView, FormView):
+    template_name = "campaigns/admin/import_upload.html"
+    page_title = "New import"
+    form_class = UploadForm
+
+    def get_context_data(self, **kwargs):
+        return super().get_context_data(audiences=Audience.objects.values_list("name", flat=True), **kwargs)
+
+    def form_valid(self, form):
+        data = form.cleaned_data
+        job = ImportJob.objects.create(
+            kind=data["kind"], file=data["file"], original_name=data["file"].name,
+            audience_name=data["audience_name"].strip(), update_existing=data["update_existing"],
+            channel=data["channel"] if data["kind"] == ImportJob.Kind.SUPPRESSIONS else "",
+            created_by=self.request.user,
+        )
+        try:
+            import_jobs.read_header(job)
+        except ImportFileError as error:
+            job.file.delete(save=False)
+            job.delete()
+            form.add_error("file", str(error))
+            return self.form_invalid(form)
+        return redirect("imports:mapping", pk=job.pk)
+
+
+class MappingView(ImportAdminView, TemplateView):
+    """Automatic matches preselected, a preview of the first rows, then dry run or import."""
+
+    template_name = "campaigns/admin/import_mapping.html"
+    page_title = "Map columns"
+
+    def get(self, request, *args, **kwargs):
+        try:
+            return super().get(request, *args, **kwargs)
+        except ImportFileError as error:
+            raise Http404(str(error)) from error
+
+    def get_context_data(self, error="", **kwargs):
+        job = self.job()
+        headers, preview, automatic, total = import_jobs.read_header(job)
+        chosen = {int(index): field for index, field in job.mapping.items()} or automatic
+        columns = [
+            {"index": index, "header": header, "choice": "attribute" if chosen.get(index, "").startswith("attribute:")
+             else chosen.get(index, ""), "samples": [row[index] if index < len(row) else "" for row in preview]}
+            for index, header in enumerate(headers)
+        ]
+        return super().get_context_data(job=job, columns=columns, choices=import_jobs.FIELD_CHOICES, total=total,
+                                        error=error, **kwargs)
+
+    def post(self, request, *args, **kwargs):
+        job = self.job()
+        try:
+            headers = import_jobs.read_header(job)[0]
+        except ImportFileError as error:
+            raise Http404(str(error)) from error
+        choices = {index: request.POST.get(f"column_{index}", "") for index in range(len(headers))}
+        try:
+            job.mapping = import_jobs.mapping_from_choices(headers, choices)
+        except ImportFileError as error:
+            return self.render_to_response(self.get_context_data(error=str(error)))
+        job.save(update_fields=["mapping"])
+        import_jobs.queue(job, dry_run="dry_run" in request.POST)
+        return redirect("imports:job", pk=job.pk)
+
+
+class JobView(ImportAdminView, TemplateView):
+    template_name = "campaigns/admin/import_job.html"
+    page_title = "Import"
+
+    def get_context_data(self, **kwargs):
+        job = self.job()
+        return super().get_context_data(job=job, progress=import_jobs.progress_of(job), **kwargs)
+
+
+class ProgressView(ImportAdminView, View):
+    def get(self, request, pk):
+        return JsonResponse(import_jobs.progress_of(self.job()))
+
+
+class ReportView(ImportAdminView, View):
+    """The CSV of rejected rows (line number, raw row, reason)."""
+
+    def get(self, request, pk):
+        job = self.job()
+        if not job.error_report:
+            raise Http404("This import rejected no rows.")
+        return FileResponse(job.error_report.open("rb"), as_attachment=True,
+                            filename=f"{job.original_name.rsplit('.', 1)[0]}-rejected-rows.csv")
+
+
+class ImportViewSet(ViewSet):
+    name = "imports"
+    icon = "upload"
+    menu_label = "Imports"
+    menu_order = 230
+    add_to_admin_menu = True
+
+    @cached_property
+    def menu_item_class(self):
+        return menu_item_for(IMPORT)
+
+    def get_urlpatterns(self):
+        return [
+            path("", ImportIndexView.as_view(), name="index"),
+            path("new/", UploadView.as_view(), name="upload"),
+            path("<int:pk>/map/", MappingView.as_view(), name="mapping"),
+            path("<int:pk>/", JobView.as_view(), name="job"),
+            path("<int:pk>/progress/", ProgressView.as_view(), name="progress"),
+            path("<int:pk>/rejected.csv", ReportView.as_view(), name="report"),
+        ]
