@@ -205,3 +205,26 @@ def finish_if_done(campaign_id):
             status=Status.SENT, finished_at=timezone.now()
         )
     )
+
+
+def retry_failed(campaign_id):
+    """Failed deliveries go back to pending; a sent campaign goes back to sending.
+
+    Returns how many deliveries will be retried. A paused campaign keeps them for its
+    resume; the caller queues batch chains when the campaign is sending.
+    """
+    with transaction.atomic():
+        campaign = (
+            Campaign.objects.select_for_update()
+            .filter(pk=campaign_id, status__in=[Status.SENDING, Status.PAUSED, Status.SENT])
+            .first()
+        )
+        if campaign is None:
+            return 0
+        retried = Delivery.objects.filter(campaign_id=campaign_id, status=Delivery.Status.FAILED).update(
+            status=Delivery.Status.PENDING, reason="", claimed_until=None
+        )
+        if retried and campaign.status == Status.SENT:
+            campaign.status, campaign.finished_at = Status.SENDING, None
+            campaign.save(update_fields=["status", "finished_at"])
+    return retried

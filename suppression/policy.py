@@ -126,3 +126,18 @@ def lift_suppression(address_hash_value, channel, *, actor, reason):
             note=reason,
         )
     return bool(deleted)
+
+
+def opt_outs_by_campaign(campaign_id):
+    """Address hashes that opted out of email offers citing `campaign_id` (its unsubscribe link).
+
+    A queryset, so callers can count it or combine it in SQL.
+    """
+    return (
+        ConsentEvent.objects.filter(
+            campaign_id=campaign_id, channel=Channel.EMAIL_MARKETING, action=ConsentEvent.Action.OPT_OUT
+        )
+        .order_by()
+        .values("address_hash")
+        .distinct()
+    )
