@@ -13,7 +13,7 @@ def bar_chart(buckets, unit):
     peak = max(count for _, count in buckets) or 1
     plot_width, plot_height = WIDTH - LEFT - 8, HEIGHT - BOTTOM - TOP
     slot = plot_width / len(buckets)
-    bar_width = max(slot * 0.8, 1)
+    bar_width = min(max(slot * 0.8, 1), 28)  # a few buckets stay bars, not blocks
     time_format = "H:i" if unit == "minute" else "M j, H:i"
     bars = format_html_join(
         "",
@@ -38,8 +38,8 @@ def bar_chart(buckets, unit):
         '<line x1="{left}" y1="{base}" x2="{right}" y2="{base}"></line>'
         '<text x="{label_x}" y="{peak_y}" text-anchor="end">{peak}</text>'
         '<text x="{label_x}" y="{base}" text-anchor="end">0</text>'
-        '<text x="{left}" y="{time_y}">{first}</text>'
-        '<text x="{right}" y="{time_y}" text-anchor="end">{last}</text>'
+        '<text x="{first_x}" y="{time_y}" text-anchor="middle">{first}</text>'
+        '<text x="{last_x}" y="{time_y}" text-anchor="middle">{last}</text>'
         "</g>"
         '<g class="campaign-chart__bars">{bars}</g>'
         "</svg>",
@@ -54,7 +54,9 @@ def bar_chart(buckets, unit):
         label_x=LEFT - 6,
         peak_y=TOP + 10,
         time_y=HEIGHT - 8,
+        first_x=f"{LEFT + slot / 2:.1f}",
+        last_x=f"{LEFT + (len(buckets) - 0.5) * slot:.1f}",
         first=date_format(localtime(first), time_format),
-        last=date_format(localtime(last), time_format),
+        last=date_format(localtime(last), time_format) if last != first else "",
         bars=bars,
     )
