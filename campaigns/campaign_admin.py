@@ -146,7 +146,7 @@ class CampaignActionView(PermissionCheckedMixin, WagtailAdminTemplateMixin, Form
         return self.breadcrumbs_items + [
             {"url": reverse("campaign:index"), "label": "Campaigns"},
             {"url": self.report_url, "label": self.campaign.name},
-            {"url": "", "label": self.action.label},
+            {"url": "", "label": self.action.label, "sublabel": self.campaign.name},
         ]
 
     def get_context_data(self, **kwargs):
@@ -168,7 +168,9 @@ class CampaignActionView(PermissionCheckedMixin, WagtailAdminTemplateMixin, Form
 
 
 class ScheduleForm(forms.Form):
-    when = forms.DateTimeField(label="Send at", widget=AdminDateTimeInput)
+    when = forms.DateTimeField(
+        label="Send at", widget=AdminDateTimeInput, help_text="Date and time in the time zone below."
+    )
     time_zone = forms.ChoiceField(
         label="Time zone", choices=[(name, name) for name in sorted(zoneinfo.available_timezones())]
     )
