@@ -96,6 +96,8 @@ def test_empty_states(client, marketer, sender_settings):
     assert "4 contacts in its audiences now" in page and "Not started" in page
     log = text(client.get(url("deliveries", draft)))
     assert "no deliveries yet" in log
+    client.post(url("cancel", draft))
+    assert "cancelled before it started; nobody was mailed" in text(client.get(url("inspect", draft)))
 
     started = start(make_campaign(make_page(title="Fourth"), make_audience("Two", PEOPLE[:2]), name="Clean"))
     page = text(client.get(url("inspect", started)))
