@@ -11,6 +11,7 @@ from django.conf import settings
 from django.core.mail import mailers
 from django.db import connection, transaction
 from django.db.models import F, Q
+from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from cms.rendering import freeze as freeze_page
@@ -329,7 +330,11 @@ def retry_failed(campaign_id):
         retried = Delivery.objects.filter(campaign_id=campaign_id, status=Delivery.Status.FAILED).update(
             status=Delivery.Status.PENDING, reason="", claimed_until=None
         )
-        if retried and campaign.status == Status.SENT:
-            campaign.status, campaign.finished_at = Status.SENDING, None
-            campaign.save(update_fields=["status", "finished_at"])
+        if not retried:
+            return 0
+        # The failure-rate guard reads failed_count: retried deliveries are no longer failures.
+        reopened = {"status": Status.SENDING, "finished_at": None} if campaign.status == Status.SENT else {}
+        Campaign.objects.filter(pk=campaign_id).update(
+            failed_count=Greatest(F("failed_count") - retried, 0), last_activity_at=timezone.now(), **reopened
+        )
     return retried

@@ -202,16 +202,17 @@ def wait_for_status(campaign, status, worker, timeout=60):
 
 
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
-def test_send_now_and_resume_reach_a_real_worker(client, celery_worker, smtp_inbox, sender_settings):
+def test_send_now_and_resume_reach_a_real_worker(client, start_worker, smtp_inbox, sender_settings):
+    worker = start_worker()
     client.force_login(make_user("mia", "Marketers"))
     first = make_campaign(make_page(), make_audience("Everyone", PEOPLE[:3]), name="Now")
     client.post(url("send", first))
-    wait_for_status(first, Campaign.Status.SENT, celery_worker)
+    wait_for_status(first, Campaign.Status.SENT, worker)
     assert sorted(rcpts[0] for _, rcpts, _ in smtp_inbox.wait_for(3)) == [email for email, _ in PEOPLE[:3]]
 
     smtp_inbox.clear()
     second = start(make_campaign(make_page(title="Second"), make_audience("Later", PEOPLE[3:6]), name="Later"))
     client.post(url("pause", second))
     client.post(url("resume", second))  # resume queues batch chains again
-    wait_for_status(second, Campaign.Status.SENT, celery_worker)
+    wait_for_status(second, Campaign.Status.SENT, worker)
     assert sorted(rcpts[0] for _, rcpts, _ in smtp_inbox.wait_for(3)) == [email for email, _ in PEOPLE[3:6]]

@@ -51,8 +51,9 @@ def mark_pending(campaign, count, status="sent", minutes_ago=0, reason=""):
 
 
 def test_marketer_watches_progress_pauses_and_resumes(
-    live_server, browser_page, celery_worker, smtp_inbox, sender_settings, tmp_path
+    live_server, browser_page, start_worker, smtp_inbox, sender_settings, tmp_path
 ):
+    start_worker()
     marketer()
     policy.record_opt_out("reader19@example.com", Channel.EMAIL_MARKETING, Source.LINK)
     campaign = make_campaign(make_page(), make_audience("Readers", PEOPLE), name="Spring courses")

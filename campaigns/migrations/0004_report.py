@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('campaigns', '0002_campaign_pause_reason'),
+        ('campaigns', '0003_campaign_progress'),
     ]
 
     operations = [
