@@ -7,7 +7,7 @@ import importlib
 import os
 import sys
 
-MODULES = []  # e.g. "bench.import_contacts"; each module has run()
+MODULES = ["bench.render_email", "bench.sending"]  # each module has run() and prints JSON lines
 
 
 def main():
@@ -15,6 +15,9 @@ def main():
     if missing:
         sys.exit(f"make bench needs real PostgreSQL and Redis: set {', '.join(missing)}.")
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.test")
+    from bench import database
+
+    database.prepare()
     only = sys.argv[1:]
     for name in MODULES:
         if not only or name.rsplit(".", 1)[-1] in only:

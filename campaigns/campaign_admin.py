@@ -23,9 +23,10 @@ from wagtail.admin.widgets import AdminDateTimeInput, Button, HeaderButton, List
 
 from suppression.models import Channel
 
-from . import admin_actions, sending, stats
+from . import admin_actions, checklist, sending, stats
 from .charts import bar_chart
 from .models import Campaign, Contact, Delivery, DeliveryEvent
+from .web_version import web_version_url
 
 
 def action_url(action, campaign):
@@ -167,6 +168,18 @@ class CampaignActionView(PermissionCheckedMixin, WagtailAdminTemplateMixin, Form
         return redirect(self.report_url)
 
 
+class SendCampaignView(CampaignActionView):
+    """Send now, after the pre-send checklist (campaigns.checklist) and a link to the web version."""
+
+    template_name = "campaigns/admin/send_confirm.html"
+    action = admin_actions.SEND_NOW
+
+    def get_context_data(self, **kwargs):
+        return super().get_context_data(
+            checklist=checklist.check(self.campaign), web_url=web_version_url(self.campaign), **kwargs
+        )
+
+
 class ScheduleForm(forms.Form):
     when = forms.DateTimeField(
         label="Send at", widget=AdminDateTimeInput, help_text="Date and time in the time zone below."
@@ -298,9 +311,10 @@ class CampaignViewSet(ModelViewSet):
             path(f"{action.name}/<int:pk>/",
                  CampaignActionView.as_view(permission_policy=policy, action=action), name=action.name)
             for action in admin_actions.ACTIONS
-            if action is not admin_actions.SCHEDULE
+            if action not in (admin_actions.SEND_NOW, admin_actions.SCHEDULE)
         ]
         return super().get_urlpatterns() + actions + [
+            path("send/<int:pk>/", SendCampaignView.as_view(permission_policy=policy), name="send"),
             path("schedule/<int:pk>/", ScheduleView.as_view(permission_policy=policy), name="schedule"),
             path("status/<int:pk>/", CampaignStatusView.as_view(permission_policy=policy), name="status"),
             path("deliveries/<int:pk>/", DeliveryLogView.as_view(permission_policy=policy), name="deliveries"),

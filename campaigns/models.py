@@ -75,6 +75,10 @@ class Campaign(models.Model):
     audiences = models.ManyToManyField(Audience, related_name="campaigns")
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.DRAFT)
     scheduled_at = models.DateTimeField(null=True, blank=True)
+    # Optional UTM tags added to the marketer's links (never to the unsubscribe link).
+    utm_source = models.CharField(max_length=100, blank=True)
+    utm_medium = models.CharField(max_length=100, blank=True)
+    utm_campaign = models.CharField(max_length=100, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     # Why a campaign was paused, e.g. by the failure-rate guard; shown in the admin.
@@ -99,6 +103,9 @@ class Campaign(models.Model):
 
     def __str__(self):
         return self.name
+
+    def utm(self):
+        return {key: getattr(self, key) for key in ("utm_source", "utm_medium", "utm_campaign") if getattr(self, key)}
 
     def frozen(self):
         """The content frozen when sending started."""

@@ -18,10 +18,11 @@ from cms.rendering import freeze as freeze_page
 from suppression import policy
 from suppression.models import Channel, Source, Stream
 
-from . import delivery_errors, ratelimit
+from . import checklist, delivery_errors, ratelimit
 from .builders import builder_for
 from .models import Campaign, Delivery
 from .targeting import recipients
+from .web_version import web_version_url
 
 logger = logging.getLogger(__name__)
 Status = Campaign.Status
@@ -32,7 +33,13 @@ class CampaignStateError(Exception):
 
 
 def schedule(campaign, when=None):
-    """Mark a draft (or re-time a scheduled) campaign to start at `when` (default: now)."""
+    """Mark a draft (or re-time a scheduled) campaign to start at `when` (default: now).
+
+    Refused while the pre-send checklist (campaigns.checklist) reports problems.
+    """
+    problems = checklist.check(campaign).problems
+    if problems:
+        raise CampaignStateError("Not ready to send: " + " ".join(problems))
     updated = Campaign.objects.filter(
         pk=campaign.pk, status__in=[Status.DRAFT, Status.SCHEDULED]
     ).update(status=Status.SCHEDULED, scheduled_at=when or timezone.now())
@@ -108,7 +115,7 @@ def begin(campaign_id):
 
 
 def freeze(campaign):
-    frozen = freeze_page(campaign.page.specific)
+    frozen = freeze_page(campaign.page.specific, utm=campaign.utm(), web_url=web_version_url(campaign))
     campaign.frozen_subject = frozen.subject
     campaign.frozen_html = frozen.html
     campaign.frozen_text = frozen.text
@@ -155,32 +162,81 @@ def reclaim_stale(campaign_id):
 
 
 def claim(campaign_id, size):
-    """Lease up to `size` pending deliveries to this worker (SKIP LOCKED: workers never collide)."""
+    """Lease up to `size` pending deliveries to this worker (SKIP LOCKED: workers never collide).
+
+    One UPDATE … WHERE id IN (SELECT … FOR UPDATE SKIP LOCKED) … RETURNING, so the claim
+    is a single round trip; SQLite (one worker) has no row locks to skip.
+    """
     lease = timezone.now() + timedelta(seconds=settings.MAILROOM_CLAIM_LEASE_SECONDS)
-    with transaction.atomic():
-        ids = list(
-            Delivery.objects.select_for_update(skip_locked=True)
-            .filter(campaign_id=campaign_id, status=Delivery.Status.PENDING)
-            .order_by("pk")
-            .values_list("pk", flat=True)[:size]
+    table = Delivery._meta.db_table
+    skip_locked = "FOR UPDATE SKIP LOCKED" if connection.features.has_select_for_update_skip_locked else ""
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            UPDATE {table} SET status = %s, claimed_until = %s
+            WHERE id IN (
+                SELECT id FROM {table} WHERE campaign_id = %s AND status = %s
+                ORDER BY id LIMIT %s {skip_locked}
+            )
+            RETURNING id
+            """,
+            [Delivery.Status.CLAIMED, connection.ops.adapt_datetimefield_value(lease), campaign_id,
+             Delivery.Status.PENDING, size],
         )
-        Delivery.objects.filter(pk__in=ids).update(status=Delivery.Status.CLAIMED, claimed_until=lease)
+        ids = [row[0] for row in cursor.fetchall()]
     return list(Delivery.objects.filter(pk__in=ids).select_related("contact").order_by("pk"))
 
 
+def write_outcomes(rows, now):
+    """Set status, reason, ESP id and lease for many deliveries in one UPDATE … FROM (VALUES …).
+
+    rows: (pk, status, reason, esp_message_id, claimed_until). Django's bulk_update builds a
+    CASE per field per row and cost more than the sending itself.
+    """
+    if not rows:
+        return
+    table = Delivery._meta.db_table
+    adapt = connection.ops.adapt_datetimefield_value
+    params = [adapt(now)]
+    for pk, status, reason, message_id, claimed_until in rows:
+        params += [pk, status, reason, message_id, adapt(claimed_until)]
+    values = ", ".join(["(%s, %s, %s, %s, %s)"] * len(rows))
+    # An all-NULL column has no type on PostgreSQL; SQLite would turn a cast value into a number.
+    lease = "CAST(v.column5 AS timestamptz)" if connection.vendor == "postgresql" else "v.column5"
+    # VALUES columns are column1…column5 on both PostgreSQL and SQLite.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            UPDATE {table} SET
+                status = v.column2, reason = v.column3, esp_message_id = v.column4,
+                claimed_until = {lease}, attempts = {table}.attempts + 1,
+                sent_at = CASE WHEN v.column2 = 'sent' THEN %s ELSE {table}.sent_at END
+            FROM (VALUES {values}) AS v
+            WHERE {table}.id = v.column1
+            """,
+            params,
+        )
+
+
 class Recorder:
-    """Collects what became of each delivery and writes it in a few set-based UPDATEs."""
+    """Collects what became of each delivery and writes it in one set-based UPDATE."""
 
     def __init__(self, campaign_id):
         self.campaign_id = campaign_id
-        self.sent, self.suppressed, self.failed, self.retry = [], [], [], []
+        self.rows = []
+        self.counts = {Delivery.Status.SENT: 0, Delivery.Status.FAILED: 0, Delivery.Status.SUPPRESSED: 0}
         self.last_error = ""
+
+    def add(self, delivery, status, reason="", message_id="", claimed_until=None):
+        self.rows.append((delivery.pk, status, reason[:255], message_id, claimed_until))
+        if status in self.counts:
+            self.counts[status] += 1
 
     def outcome(self, delivery, outcome):
         if outcome.dropped:
-            self.suppressed.append((delivery, next(iter(outcome.dropped.values()))))
+            self.add(delivery, Delivery.Status.SUPPRESSED, next(iter(outcome.dropped.values())))
         elif outcome.sent:
-            self.sent.append((delivery, outcome.message_id))
+            self.add(delivery, Delivery.Status.SENT, message_id=outcome.message_id)
         else:
             self.error(delivery, outcome)
 
@@ -188,52 +244,37 @@ class Recorder:
         self.last_error = outcome.error
         kind = delivery_errors.classify(outcome.exception)
         if kind == delivery_errors.TRANSIENT and delivery.attempts + 1 < settings.MAILROOM_MAX_ATTEMPTS:
-            self.retry.append(delivery)
+            # Left claimed with a short lease: reclaim_stale hands it out again after the backoff.
+            backoff = timedelta(seconds=min(300, 2 ** (delivery.attempts + 1)))
+            self.add(delivery, Delivery.Status.CLAIMED, outcome.error, claimed_until=timezone.now() + backoff)
             return
         reason = outcome.error
         if kind == delivery_errors.TRANSIENT:
-            reason = f"gave up after {delivery.attempts + 1} attempts: {outcome.error}"[:255]
+            reason = f"gave up after {delivery.attempts + 1} attempts: {outcome.error}"
         elif kind == delivery_errors.MAILBOX:
             policy.record_opt_out(
                 delivery.contact.email, Channel.UNDELIVERABLE, Source.BOUNCE,
                 reason=outcome.error[:255], actor="send engine", campaign_id=self.campaign_id,
             )
-        self.failed.append((delivery, reason))
+        self.add(delivery, Delivery.Status.FAILED, reason)
 
     def flush(self, still_claimed=()):
         """Write the outcomes so far; extend the lease of the batch's rows not yet sent."""
         now = timezone.now()
-        rows = Delivery.objects.filter(campaign_id=self.campaign_id)
-        if self.sent:
-            sent = [d for d, _ in self.sent]
-            for delivery, message_id in self.sent:
-                delivery.status, delivery.sent_at, delivery.esp_message_id = Delivery.Status.SENT, now, message_id
-                delivery.claimed_until, delivery.attempts = None, delivery.attempts + 1
-            if any(message_id for _, message_id in self.sent):
-                Delivery.objects.bulk_update(sent, ["status", "sent_at", "esp_message_id", "claimed_until", "attempts"])
-            else:
-                rows.filter(pk__in=[d.pk for d in sent]).update(
-                    status=Delivery.Status.SENT, sent_at=now, claimed_until=None, attempts=F("attempts") + 1
-                )
-        for status, outcomes in ((Delivery.Status.SUPPRESSED, self.suppressed), (Delivery.Status.FAILED, self.failed)):
-            for delivery, reason in outcomes:
-                delivery.status, delivery.reason, delivery.claimed_until = status, reason, None
-                delivery.attempts += 1
-            Delivery.objects.bulk_update([d for d, _ in outcomes], ["status", "reason", "claimed_until", "attempts"])
-        for delivery in self.retry:
-            # Left claimed with a short lease: reclaim_stale hands it out again after the backoff.
-            backoff = min(300, 2 ** (delivery.attempts + 1))
-            rows.filter(pk=delivery.pk).update(claimed_until=now + timedelta(seconds=backoff), attempts=F("attempts") + 1)
+        write_outcomes(self.rows, now)
         if still_claimed:
             lease = now + timedelta(seconds=settings.MAILROOM_CLAIM_LEASE_SECONDS)
-            rows.filter(pk__in=[d.pk for d in still_claimed], status=Delivery.Status.CLAIMED).update(claimed_until=lease)
+            Delivery.objects.filter(pk__in=[d.pk for d in still_claimed], status=Delivery.Status.CLAIMED).update(
+                claimed_until=lease
+            )
         Campaign.objects.filter(pk=self.campaign_id).update(
-            sent_count=F("sent_count") + len(self.sent),
-            failed_count=F("failed_count") + len(self.failed),
-            suppressed_count=F("suppressed_count") + len(self.suppressed),
+            sent_count=F("sent_count") + self.counts[Delivery.Status.SENT],
+            failed_count=F("failed_count") + self.counts[Delivery.Status.FAILED],
+            suppressed_count=F("suppressed_count") + self.counts[Delivery.Status.SUPPRESSED],
             last_activity_at=now,
         )
-        self.sent, self.suppressed, self.failed, self.retry = [], [], [], []
+        self.rows = []
+        self.counts = dict.fromkeys(self.counts, 0)
 
 
 def release(deliveries):
@@ -264,7 +305,7 @@ def deliver(campaign, deliveries):
     for delivery in deliveries:
         channel = blocked.get(delivery.contact.email)
         if channel:
-            recorder.suppressed.append((delivery, channel))
+            recorder.add(delivery, Delivery.Status.SUPPRESSED, channel)
         else:
             to_send.append(delivery)
     recorder.flush(still_claimed=to_send)

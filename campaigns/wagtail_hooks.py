@@ -3,6 +3,7 @@
 from wagtail import hooks
 from wagtail.admin.viewsets.model import ModelViewSet
 
+from . import test_send_views  # noqa: F401  (registers the "Send a test" button and URL)
 from .campaign_admin import CampaignViewSet
 from .models import Audience
 

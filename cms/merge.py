@@ -9,6 +9,8 @@ import re
 
 MERGE_FIELDS = ("first_name", "last_name", "email", "unsubscribe_url")
 _FIELD = re.compile(r"\{([a-z_]+)(?:\|([^{}]*))?\}")
+# Anything a marketer may have meant as a field: {FirstName}, { first_name }, {shoe_size|42}.
+_FIELD_LIKE = re.compile(r"\{\s*([A-Za-z_][\w ]*?)\s*(?:\|[^{}]*)?\}")
 
 
 class MergeTemplate:
@@ -40,5 +42,6 @@ class MergeTemplate:
 
 
 def unknown_fields(text):
-    """Field-like tokens that are not merge fields: reported by the pre-send checklist."""
-    return sorted({m.group(1) for m in _FIELD.finditer(text) if m.group(1) not in MERGE_FIELDS})
+    """Field-like tokens that would not be filled in: reported by the pre-send checklist."""
+    known = {match.group(0) for match in _FIELD.finditer(text) if match.group(1) in MERGE_FIELDS}
+    return sorted({m.group(1) for m in _FIELD_LIKE.finditer(text) if m.group(0) not in known})

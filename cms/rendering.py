@@ -1,11 +1,15 @@
 """Page → frozen email: render the layout once, inline CSS once, derive the text once.
 
 The result still holds merge fields (`{first_name|there}`, `{unsubscribe_url}`); the
-send pipeline fills them per recipient (DESIGN invariant 5).
+send pipeline fills them per recipient (DESIGN invariant 5). Previews and the web
+version fill them here with sample values, through the same MergeTemplate.
 """
 
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, replace
 from email.utils import formataddr
+from types import SimpleNamespace
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import html2text
 import premailer
@@ -13,7 +17,14 @@ from django.conf import settings
 from django.template.loader import render_to_string
 from wagtail.models import Site
 
+from .merge import MergeTemplate
 from .models import SenderSettings
+
+SAMPLE_CONTACT = {"first_name": "Alex", "last_name": "Sample", "email": "alex.sample@example.com"}
+PREVIEW_UNSUBSCRIBE_URL = "#unsubscribe-preview"
+UTM_KEYS = ("utm_source", "utm_medium", "utm_campaign", "utm_content", "utm_term")
+_HREF = re.compile(r'href="([^"]*)"')
+_EMPTY_LINK = re.compile(r"\[\]\([^)]*\)")
 
 
 @dataclass(frozen=True)
@@ -24,6 +35,11 @@ class FrozenEmail:
     text: str
     from_email: str
     reply_to: str
+
+
+def absolute_url(path):
+    """Email clients have no base URL: every link and image is absolute."""
+    return path if "://" in path else settings.MAILROOM_BASE_URL + path
 
 
 def sender_settings(page):
@@ -37,35 +53,118 @@ def html_to_text(html):
     converter.ignore_images = True
     converter.ignore_emphasis = True
     converter.ignore_tables = True  # layout tables, not data: let their text flow
-    return converter.handle(html).strip() + "\n"
+    text = _EMPTY_LINK.sub("", converter.handle(html))  # image-only links leave "[](url)"
+    return text.strip() + "\n"
 
 
 def inline_css(html):
     # No base_url: links are absolute already, and joining would mangle "{unsubscribe_url}".
+    # Rules premailer cannot inline (media queries) stay behind in a <style> of their own.
     return premailer.transform(
         html,
-        keep_style_tags=True,  # media queries cannot be inlined; keep them for mobile clients
+        keep_style_tags=False,
         strip_important=False,
         disable_validation=True,
+        disable_basic_attributes=["width", "height"],  # keep pixel widths for Outlook
         cssutils_logging_level="CRITICAL",
     )
 
 
-def render_email_html(page, sender):
+def add_utm(url, utm):
+    """`url` with the UTM parameters added; parameters the link already sets win."""
+    parts = urlsplit(url)
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    present = {key for key, _ in query}
+    query += [(key, value) for key, value in utm.items() if key in UTM_KEYS and value and key not in present]
+    return urlunsplit(parts._replace(query=urlencode(query)))
+
+
+def finish_links(html, utm=None, skip=()):
+    """Make every link absolute and tag web links with `utm`.
+
+    Merge-field links (`{unsubscribe_url}`) and the links in `skip` (the web version)
+    stay as they are: they are Mailroom's own, not the marketer's.
+    """
+
+    def fix(match):
+        url = match.group(1)
+        if not url or url.startswith(("{", "#", "mailto:", "tel:")) or url in skip:
+            return match.group(0)
+        url = absolute_url(url)
+        if utm and url.startswith(("http://", "https://")):
+            url = add_utm(url.replace("&amp;", "&"), utm).replace("&", "&amp;")
+        return f'href="{url}"'
+
+    return _HREF.sub(fix, html)
+
+
+def render_email_html(page, sender, web_url=None):
     return render_to_string(
         "email/base.html",
-        {"page": page, "sender": sender, "base_url": settings.MAILROOM_BASE_URL},
+        {"page": page, "sender": sender, "base_url": settings.MAILROOM_BASE_URL, "web_url": web_url},
     )
 
 
-def freeze(page):
+def freeze(page, utm=None, web_url=None):
+    """The page as a frozen email. `utm`: optional UTM parameters for the marketer's links;
+    `web_url`: optional "view in browser" address shown above the email."""
     sender = sender_settings(page)
-    html = inline_css(render_email_html(page, sender))
+    html = finish_links(inline_css(render_email_html(page, sender, web_url)), utm, skip={web_url})
     return FrozenEmail(
         subject=page.subject,
         preheader=page.preheader,
         html=html,
         text=html_to_text(html),
-        from_email=formataddr((sender.from_name, sender.from_email)),
+        from_email=formataddr((page.sender_name or sender.from_name, sender.from_email)),
         reply_to=sender.reply_to,
     )
+
+
+def fill(frozen, values):
+    """A frozen email with its merge fields filled (previews, web version; not sending)."""
+    return replace(
+        frozen,
+        subject=MergeTemplate(frozen.subject).render(values),
+        preheader=MergeTemplate(frozen.preheader).render(values),
+        html=MergeTemplate(frozen.html).render(values, escape=True),
+        text=MergeTemplate(frozen.text).render(values),
+    )
+
+
+def preview_context(page, mode):
+    """What the admin's preview modes show: the email for a sample contact, real footer."""
+    email = fill(freeze(page), {**SAMPLE_CONTACT, "unsubscribe_url": PREVIEW_UNSUBSCRIBE_URL})
+    return {
+        "mode": mode,
+        "email": email,
+        "to": formataddr((f"{SAMPLE_CONTACT['first_name']} {SAMPLE_CONTACT['last_name']}", SAMPLE_CONTACT["email"])),
+        "frame_width": 375 if mode == "mobile" else None,
+    }
+
+
+def web_version_html(page_or_frozen, unsubscribe_url=PREVIEW_UNSUBSCRIBE_URL):
+    """The email as a web page: merge fields show their fallbacks, nobody's data."""
+    frozen = page_or_frozen if isinstance(page_or_frozen, FrozenEmail) else freeze(page_or_frozen)
+    return fill(frozen, {"unsubscribe_url": unsubscribe_url}).html
+
+
+def block_preview_html(block, value, subject="Preview"):
+    """One block inside the real layout (inlined, sample contact): for the block picker
+    and catalogue previews."""
+    stand_in = SimpleNamespace(subject=subject, preheader="", body=[block.bind(value)])
+    sender = SenderSettings.for_site(Site.objects.get(is_default_site=True))
+    html = inline_css(render_email_html(stand_in, sender))
+    return MergeTemplate(html).render({**SAMPLE_CONTACT, "unsubscribe_url": PREVIEW_UNSUBSCRIBE_URL}, escape=True)
+
+
+def catalogue_preview_html(item):
+    """A catalogue item (possibly an unsaved draft) as its offer block inside the email layout."""
+    from .blocks import CourseOfferBlock, ProductOfferBlock
+    from .models import Course
+
+    if isinstance(item, Course):
+        block, value = CourseOfferBlock(), {"course": item, "sessions_shown": 3}
+    else:
+        block, value = ProductOfferBlock(), {"product": item}
+    block.set_name("offer")
+    return block_preview_html(block, block.normalize(value), subject=str(item))

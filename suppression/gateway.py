@@ -35,6 +35,11 @@ class MissingUnsubscribe(GatewayError):
     """A promotional message without an unsubscribe link or RFC 8058 headers."""
 
 
+def bare_address(recipient):
+    """The addr-spec of a recipient; campaign mail uses bare addresses, so skip the parser."""
+    return recipient if "<" not in recipient else parseaddr(recipient)[1]
+
+
 def message_stream(message, mailer_stream):
     declared = getattr(message, "mailroom_stream", None)
     if Stream.PROMOTIONAL in (declared, mailer_stream):
@@ -61,7 +66,7 @@ def _header_sets(message):
         yield message.extra_headers
         return
     for recipient in message.to:
-        yield {**message.extra_headers, **merge_headers.get(parseaddr(recipient)[1], {})}
+        yield {**message.extra_headers, **merge_headers.get(bare_address(recipient), {})}
 
 
 def check_unsubscribe(message):
@@ -169,7 +174,7 @@ class GatewayBackend(BaseEmailBackend):
 
     def _drop_blocked(self, messages, stream):
         """Remove blocked recipients; record each drop on the message and in the ledger."""
-        recipients = {parseaddr(r)[1] for message in messages for r in message.recipients()}
+        recipients = {bare_address(r) for message in messages for r in message.recipients()}
         blocked = policy.blocked(recipients, stream) if recipients else {}
         kept, drops = [], []
         for message in messages:
@@ -178,7 +183,7 @@ class GatewayBackend(BaseEmailBackend):
                 addresses = getattr(message, field)
                 keep = []
                 for recipient in addresses:
-                    address = parseaddr(recipient)[1]
+                    address = bare_address(recipient)
                     if address not in blocked:
                         keep.append(recipient)
                         continue

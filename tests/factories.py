@@ -37,6 +37,44 @@ def make_campaign(page, *audiences, name="Campaign"):
     return campaign
 
 
+def make_image(title="Picture", width=800, height=500, colour=(29, 78, 216)):
+    """A real image in Wagtail's image library (PNG made with Pillow)."""
+    import io
+
+    from django.core.files.images import ImageFile
+    from PIL import Image as PILImage
+    from wagtail.images.models import Image
+
+    buffer = io.BytesIO()
+    PILImage.new("RGB", (width, height), colour).save(buffer, "PNG")
+    return Image.objects.create(title=title, file=ImageFile(buffer, name=f"{title.lower().replace(' ', '-')}.png"))
+
+
+def make_product(name="Team Licence", price="499.00", **fields):
+    from cms.models import Product
+
+    fields.setdefault("summary", f"{name}: everything your team needs.")
+    fields.setdefault("url", "https://example.com/products/team-licence")
+    product = Product.objects.create(name=name, price=price, **fields)
+    product.save_revision().publish()
+    return product
+
+
+def make_course(title="Python in a Week", sessions=(), price="1200.00", **fields):
+    """sessions: (starts_at, mode, location, seats_left) tuples."""
+    from cms.models import Course, CourseSession
+
+    fields.setdefault("summary", "Five days from first script to tested package.")
+    course = Course.objects.create(title=title, price=price, **fields)
+    for starts_at, mode, location, seats in sessions:
+        CourseSession.objects.create(
+            course=course, starts_at=starts_at, duration_days=5, mode=mode, location=location,
+            seats_left=seats, registration_url=f"https://example.com/register/{starts_at:%Y%m%d}",
+        )
+    course.save_revision().publish()
+    return course
+
+
 def make_big_audience(name, count, domain="example.com"):
     """`count` contacts person00000@domain … in one audience, created in bulk."""
     from suppression.addresses import address_hash

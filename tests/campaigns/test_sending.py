@@ -90,3 +90,35 @@ def test_stale_claims_are_reclaimed(campaign, outbox_dir, settings):
     assert len(claimed) == 2
     assert sending.reclaim_stale(campaign.pk) == 2
     assert Delivery.objects.filter(campaign=campaign, status=Delivery.Status.PENDING).count() == 3
+
+
+def test_beat_finds_only_campaigns_that_are_due(campaign):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    sending.schedule(campaign, timezone.now() + timedelta(hours=1))
+    assert sending.due_campaign_ids() == []
+    assert sending.begin(campaign.pk) is False  # not yet
+    assert sending.due_campaign_ids(now=timezone.now() + timedelta(hours=2)) == [campaign.pk]
+
+
+def test_campaigns_idle_for_a_lease_count_as_stalled(campaign, settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    start(campaign)
+    assert sending.stalled_campaign_ids() == []
+    later = timezone.now() + timedelta(seconds=settings.MAILROOM_CLAIM_LEASE_SECONDS + 1)
+    assert sending.stalled_campaign_ids(now=later) == [campaign.pk]
+
+
+def test_frozen_email_carries_utm_tags_and_the_web_version_link(campaign):
+    campaign.utm_source, campaign.utm_medium = "newsletter", "email"
+    campaign.save()
+    start(campaign)
+    assert "https://example.com/offers?utm_source=newsletter&amp;utm_medium=email" in campaign.frozen_html
+    assert "/u/" not in campaign.frozen_html  # the unsubscribe link stays a merge field, untagged
+    assert "{unsubscribe_url}" in campaign.frozen_html and "utm_source" not in campaign.frozen_html.split("{unsubscribe_url}")[0][-200:]
+    assert "View in browser" in campaign.frozen_html or "view it in your browser" in campaign.frozen_html.lower()

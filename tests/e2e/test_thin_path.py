@@ -52,7 +52,11 @@ def test_import_send_unsubscribe_and_skip(start_worker, smtp_inbox, sender_setti
     audience = Audience.objects.get(name="Customers")
     page = make_page()
     first = make_campaign(page, audience, name="First")
+    clicked = time.monotonic()
     call_command("send_campaign", str(first.pk))
+    smtp_inbox.wait_for(1, timeout=30)
+    first_message_after = time.monotonic() - clicked
+    assert first_message_after < 5, f"first message left after {first_message_after:.1f} s"
     wait_until_sent(first, worker)
 
     received = smtp_inbox.wait_for(3)

@@ -1,0 +1,196 @@
+"""Send-engine figures through real Redis, PostgreSQL and two worker processes.
+
+send_esp_batch, send_esp_single (anymail's Postmark backend → stand-in Postmark API on
+loopback) and send_smtp (→ aiosmtpd on loopback), each against a baseline: the same
+messages built and handed to the same sink in this one process, with no database or
+broker. worker_peak_rss_mb at 10,000 and 100,000 recipients; snapshot_1m_s against a
+plain INSERT … SELECT of the same rows.
+"""
+
+import json
+import os
+import tempfile
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+from django.core.management import call_command
+from django.db import connection, transaction
+
+from bench.database import seed_audience
+from bench.report import emit
+from tests.services import SmtpSink, Worker, smtp_mailer_env
+from tests.standins.postmark import StandInPostmark
+
+RECIPIENTS = int(os.environ.get("BENCH_RECIPIENTS", "100000"))
+BASELINE_SAMPLE = int(os.environ.get("BENCH_BASELINE_SAMPLE", "20000"))
+POSTMARK = "anymail.backends.postmark.EmailBackend"
+
+
+def make_campaign(audience):
+    from campaigns.models import Campaign
+    from tests.factories import make_page
+
+    campaign = Campaign.objects.create(name=f"Bench {audience.name}", page=make_page(title=f"Bench {audience.name}"))
+    campaign.audiences.add(audience)
+    return campaign
+
+
+def ensure_sender():
+    from wagtail.models import Site
+
+    from cms.models import SenderSettings
+
+    sender = SenderSettings.for_site(Site.objects.get(is_default_site=True))
+    sender.postal_address = "1 Example Street\nSpringfield 12345"
+    sender.save()
+
+
+def peak_rss_mb(worker):
+    """Largest VmHWM among the worker's processes (it runs in its own session)."""
+    peak = 0
+    for status in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = status.read_text().rsplit(")", 1)[1].split()
+            if int(fields[2]) != worker.process.pid:  # process group
+                continue
+            for line in (status.parent / "status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    peak = max(peak, int(line.split()[1]) // 1024)
+        except (OSError, ValueError, IndexError):
+            continue
+    return peak
+
+
+def run_campaign(audience, env):
+    """Send one campaign with two fresh worker processes; returns (recipients/s, peak RSS MB)."""
+    from campaigns.models import Campaign
+    from config.celery import app
+
+    app.control.purge()
+    campaign = make_campaign(audience)
+    worker_env = os.environ | env | {"DJANGO_SETTINGS_MODULE": "config.settings.test", "PYTHONUNBUFFERED": "1"}
+    logs = Path(tempfile.mkdtemp(prefix="mailroom-bench-"))
+    workers = [Worker(worker_env, "promotional", logs / f"worker{n}.log", concurrency=1) for n in range(2)]
+    try:
+        call_command("send_campaign", str(campaign.pk), stdout=open(os.devnull, "w"))
+        while True:
+            campaign.refresh_from_db()
+            if campaign.status == Campaign.Status.SENT:
+                break
+            if campaign.status not in (Campaign.Status.SCHEDULED, Campaign.Status.SENDING):
+                raise RuntimeError(f"campaign {campaign.status}: {campaign.pause_reason}")
+            time.sleep(0.2)
+        rss = max(peak_rss_mb(worker) for worker in workers)
+    finally:
+        for worker in workers:
+            worker.stop()
+    seconds = (campaign.finished_at - campaign.started_at).total_seconds()
+    return campaign.sent_count / seconds, rss
+
+
+def frozen_campaign():
+    """The bench page frozen once, as the baseline's stand-in for a campaign."""
+    from cms.rendering import freeze
+    from tests.factories import make_page
+
+    frozen = freeze(make_page(title="Bench baseline"))
+    return SimpleNamespace(pk=999_999, frozen=lambda: frozen)
+
+
+def contacts(count):
+    return [
+        SimpleNamespace(pk=n, contact=SimpleNamespace(email=f"b{n}@baseline.example", first_name=f"B{n}", last_name=""))
+        for n in range(count)
+    ]
+
+
+def baseline(backend, deliveries, chunk_size):
+    """Build with the engine's own builder and hand straight to the real backend."""
+    from campaigns.builders import builder_for
+
+    builder = builder_for(frozen_campaign(), backend)
+    started = time.perf_counter()
+    with backend:
+        for start in range(0, len(deliveries), chunk_size):
+            chunk = deliveries[start : start + chunk_size]
+            if hasattr(builder, "alias"):
+                backend.send_messages([builder.build(chunk)])
+            else:
+                messages = [builder.build(delivery) for delivery in chunk]
+                for message in messages:
+                    message.extra_headers["List-Unsubscribe"] = f"<{message.unsubscribe_url}>"
+                backend.send_messages(messages)
+    return len(deliveries) / (time.perf_counter() - started)
+
+
+def bench_esp(postmark, audience, batch):
+    from anymail.backends.postmark import EmailBackend
+    from django.test import override_settings
+
+    options = {"api_url": postmark.api_url, "server_token": "bench"}
+    env = {
+        "MAILROOM_PROMOTIONAL_BACKEND": POSTMARK,
+        "MAILROOM_PROMOTIONAL_OPTIONS": json.dumps(options),
+        "MAILROOM_ESP_BATCH": "1" if batch else "0",
+    }
+    rate, rss = run_campaign(audience, env)
+    with override_settings(MAILROOM_ESP_BATCH=batch):
+        base = baseline(
+            EmailBackend(alias="bench", **options),
+            contacts(RECIPIENTS if batch else BASELINE_SAMPLE),
+            500 if batch else 50,
+        )
+    return rate, base, rss
+
+
+def run():
+    from django.core.mail.backends.smtp import EmailBackend as SmtpBackend
+
+    ensure_sender()
+    big = seed_audience("big", RECIPIENTS)
+    small = seed_audience("small", RECIPIENTS // 10)
+    postmark = StandInPostmark(record=False).start()
+    try:
+        rate, base, rss_big = bench_esp(postmark, big, batch=True)
+        emit("send_esp_batch", rate, "recipients/s", base, recipients=RECIPIENTS, goal=10_000)
+        _, _, rss_small = bench_esp(postmark, small, batch=True)
+        emit("worker_peak_rss_mb", rss_big, "MB", rss_small, at_100k_mb=rss_big,
+             at_10k_mb=rss_small, goal="under 250 and flat")
+        rate, base, _ = bench_esp(postmark, big, batch=False)
+        emit("send_esp_single", rate, "messages/s", base, recipients=RECIPIENTS, goal=2_000)
+    finally:
+        postmark.stop()
+
+    sink = SmtpSink().start()
+    try:
+        rate, _ = run_campaign(big, smtp_mailer_env(sink.port))
+        base = baseline(SmtpBackend(alias="bench", host="127.0.0.1", port=sink.port), contacts(BASELINE_SAMPLE), 50)
+        emit("send_smtp", rate, "messages/s", base, recipients=RECIPIENTS, goal=500)
+    finally:
+        sink.stop()
+
+    bench_snapshot()
+
+
+def bench_snapshot():
+    from campaigns import sending
+    from campaigns.models import Contact, Membership
+
+    audience = seed_audience("million", 1_000_000)
+    campaign = make_campaign(audience)
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")
+        cursor.execute("CREATE TABLE bench_plain (campaign_id bigint, contact_id bigint, email_hash varchar(64), status varchar(16))")
+        started = time.perf_counter()
+        cursor.execute(
+            f"INSERT INTO bench_plain SELECT %s, c.id, c.email_hash, 'pending' FROM {Contact._meta.db_table} c "
+            f"WHERE c.id IN (SELECT contact_id FROM {Membership._meta.db_table} WHERE audience_id = %s)",
+            [campaign.pk, audience.pk],
+        )
+        base = time.perf_counter() - started
+    started = time.perf_counter()
+    with transaction.atomic():
+        sending.snapshot(campaign)
+    seconds = time.perf_counter() - started
+    emit("snapshot_1m_s", seconds, "s", base, recipients=1_000_000, goal="under 20")

@@ -1,0 +1,169 @@
+"""Real services for tests and benchmarks: an SMTP server, Celery worker processes.
+
+Plain classes (no pytest), so `make bench` uses the same parts as the tests.
+"""
+
+import asyncio
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+from django.db import connections
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class Inbox:
+    """What the SMTP server received: a list of (envelope sender, recipients, bytes)."""
+
+    def __init__(self):
+        self.messages = []
+        self.lock = threading.Lock()
+        # address -> replies to give its next RCPT TO commands, e.g. ["451 4.3.0 Try later"]
+        self.rcpt_replies = {}
+        self.on_message = None  # called (in the server's thread) after each message
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        with self.lock:
+            replies = self.rcpt_replies.get(address)
+            reply = replies.pop(0) if replies else None
+        if reply:
+            return reply
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        with self.lock:
+            self.messages.append((envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content))
+        if self.on_message:
+            await asyncio.to_thread(self._call_on_message)  # off the event loop: it may use the ORM
+        return "250 OK"
+
+    def _call_on_message(self):
+        try:
+            self.on_message()
+        finally:
+            connections.close_all()  # this thread's connection would block dropping the test DB
+
+    def clear(self):
+        with self.lock:
+            self.messages.clear()
+            self.rcpt_replies.clear()
+            self.on_message = None
+
+    def recipients(self):
+        return [rcpts[0] for _, rcpts, _ in list(self.messages)]
+
+    def wait_for(self, count, timeout=60):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and len(self.messages) < count:
+            time.sleep(0.05)
+        return list(self.messages)
+
+
+def smtp_mailer_env(port):
+    backend = "django.core.mail.backends.smtp.EmailBackend"
+    options = json.dumps({"host": "127.0.0.1", "port": port, "timeout": 10})
+    return {
+        "MAILROOM_PROMOTIONAL_BACKEND": backend,
+        "MAILROOM_PROMOTIONAL_OPTIONS": options,
+        "MAILROOM_ACCOUNT_BACKEND": backend,
+        "MAILROOM_ACCOUNT_OPTIONS": options,
+    }
+
+
+class Worker:
+    """A real `celery worker` process (own session, so kill() takes its pool down too)."""
+
+    def __init__(self, env, queues, log_path, concurrency=2):
+        self.log_path = log_path
+        self.log = open(log_path, "wb")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "config", "worker", "-P", "prefork", "-c", str(concurrency),
+             "-Q", queues, "-n", f"{queues}-{log_path.stem}@%h",
+             "--without-heartbeat", "--without-gossip", "--without-mingle", "-l", "INFO"],
+            cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+        self._wait_ready()
+
+    def _wait_ready(self, timeout=90):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if b" ready." in Path(self.log_path).read_bytes():
+                return
+            if self.process.poll() is not None:
+                break
+            time.sleep(0.2)
+        raise RuntimeError(f"Celery worker did not start:\n{self.output()}")
+
+    def output(self):
+        return Path(self.log_path).read_text(errors="replace")
+
+    def kill(self):
+        """A crash: SIGKILL to the worker and its pool, no chance to finish or ack."""
+        os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait()
+
+    def stop(self):
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+        self.log.close()
+
+
+class _CountingHandler:
+    def __init__(self, counter):
+        self.counter = counter
+
+    async def handle_DATA(self, server, session, envelope):
+        with self.counter.get_lock():
+            self.counter.value += len(envelope.rcpt_tos)
+        return "250 OK"
+
+
+def _run_sink(port, counter, ready):
+    from aiosmtpd.controller import Controller
+
+    controller = Controller(_CountingHandler(counter), hostname="127.0.0.1", port=port)
+    controller.start()
+    ready.set()
+    threading.Event().wait()
+
+
+class SmtpSink:
+    """aiosmtpd in its own process, counting what it receives: the benchmarks' SMTP server."""
+
+    def start(self):
+        import multiprocessing
+
+        context = multiprocessing.get_context("spawn")
+        self.port = free_port()
+        self.counter = context.Value("q", 0)
+        ready = context.Event()
+        self.process = context.Process(target=_run_sink, args=(self.port, self.counter, ready), daemon=True)
+        self.process.start()
+        ready.wait(30)
+        return self
+
+    def count(self):
+        return self.counter.value
+
+    def stop(self):
+        self.process.terminate()
+        self.process.join()
