@@ -172,7 +172,46 @@ class Delivery(models.Model):
                 condition=models.Q(status="claimed"),
                 name="delivery_claimed_idx",
             ),
+            # The report's counts (GROUP BY status, reason) and its sent-over-time chart.
+            models.Index(fields=["campaign", "status", "reason"], name="delivery_report_idx"),
+            models.Index(
+                fields=["campaign", "sent_at"],
+                condition=models.Q(status="sent"),
+                name="delivery_sent_at_idx",
+            ),
         ]
+
+
+class DeliveryEvent(models.Model):
+    """What the ESP reported after a delivery left: bounce, complaint, unsubscribe, open, click.
+
+    One row per delivery × kind: webhooks are retried and many ESP events carry no id,
+    and the report counts people, not repeats.
+    """
+
+    class Kind(models.TextChoices):
+        BOUNCED = "bounced", "Bounced"
+        COMPLAINED = "complained", "Complained"
+        UNSUBSCRIBED = "unsubscribed", "Unsubscribed"
+        OPENED = "opened", "Opened"
+        CLICKED = "clicked", "Clicked"
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="events")
+    delivery = models.ForeignKey(Delivery, on_delete=models.CASCADE, related_name="events")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    esp_event_id = models.CharField(max_length=255, blank=True)
+    description = models.CharField(max_length=255, blank=True)
+    occurred_at = models.DateTimeField()
+    received_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["delivery", "kind"], name="one_event_per_delivery_and_kind"),
+        ]
+        indexes = [models.Index(fields=["campaign", "kind"], name="delivery_event_campaign_idx")]
+
+    def __str__(self):
+        return f"{self.get_kind_display()}: delivery {self.delivery_id}"
 
 
 class Segment(ClusterableModel):

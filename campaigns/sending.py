@@ -11,6 +11,7 @@ from django.conf import settings
 from django.core.mail import mailers
 from django.db import connection, transaction
 from django.db.models import F, Q
+from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from cms.rendering import freeze as freeze_page
@@ -351,3 +352,30 @@ def finish_if_done(campaign_id):
             status=Status.SENT, finished_at=timezone.now()
         )
     )
+
+
+def retry_failed(campaign_id):
+    """Failed deliveries go back to pending; a sent campaign goes back to sending.
+
+    Returns how many deliveries will be retried. A paused campaign keeps them for its
+    resume; the caller queues batch chains when the campaign is sending.
+    """
+    with transaction.atomic():
+        campaign = (
+            Campaign.objects.select_for_update()
+            .filter(pk=campaign_id, status__in=[Status.SENDING, Status.PAUSED, Status.SENT])
+            .first()
+        )
+        if campaign is None:
+            return 0
+        retried = Delivery.objects.filter(campaign_id=campaign_id, status=Delivery.Status.FAILED).update(
+            status=Delivery.Status.PENDING, reason="", claimed_until=None
+        )
+        if not retried:
+            return 0
+        # The failure-rate guard reads failed_count: retried deliveries are no longer failures.
+        reopened = {"status": Status.SENDING, "finished_at": None} if campaign.status == Status.SENT else {}
+        Campaign.objects.filter(pk=campaign_id).update(
+            failed_count=Greatest(F("failed_count") - retried, 0), last_activity_at=timezone.now(), **reopened
+        )
+    return retried

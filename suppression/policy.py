@@ -162,3 +162,18 @@ def record_opt_outs(addresses, channel, source, *, actor="", note=""):
             batch_size=1000,
         )
     return len(new)
+
+
+def opt_outs_by_campaign(campaign_id):
+    """Address hashes that opted out of email offers citing `campaign_id` (its unsubscribe link).
+
+    A queryset, so callers can count it or combine it in SQL.
+    """
+    return (
+        ConsentEvent.objects.filter(
+            campaign_id=campaign_id, channel=Channel.EMAIL_MARKETING, action=ConsentEvent.Action.OPT_OUT
+        )
+        .order_by()
+        .values("address_hash")
+        .distinct()
+    )
