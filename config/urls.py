@@ -10,6 +10,8 @@ urlpatterns = [
     path("admin/", include(wagtailadmin_urls)),
     path("documents/", include(wagtaildocs_urls)),
     path("", include("suppression.urls")),
+    # anymail's ESP webhook views; suppression.webhooks receives their tracking signal.
+    path("webhooks/anymail/", include("anymail.urls")),
 ]
 
 if settings.DEBUG:
