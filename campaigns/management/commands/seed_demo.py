@@ -24,6 +24,9 @@ GROUP_PERMISSIONS = {
         "add_audience", "change_audience", "delete_audience", "view_audience",
     ],
 }
+# Suppression: everyone may record an opt-out; only Admins export the list or lift one.
+GROUP_PERMISSIONS["Marketers"] += ["view_suppression", "add_suppression"]
+GROUP_PERMISSIONS["Admins"] += ["view_suppression", "add_suppression", "delete_suppression", "export_suppression"]
 
 
 class Command(BaseCommand):
