@@ -15,7 +15,7 @@ from .models import Suppression
 
 
 def listing_url(address):
-    return reverse("suppression:index") + "?" + urlencode({"q": address})
+    return reverse("suppression_admin:index") + "?" + urlencode({"q": address})
 
 
 class RecordOptOutView(PermissionCheckedMixin, WagtailAdminTemplateMixin, FormView):
@@ -74,4 +74,4 @@ class LiftSuppressionView(PermissionCheckedMixin, WagtailAdminTemplateMixin, For
             form.add_error(None, str(error))
             return self.form_invalid(form)
         messages.success(self.request, f"Lifted: {self.suppression}. The reason is in the consent log.")
-        return redirect(reverse("suppression:index"))
+        return redirect(reverse("suppression_admin:index"))

@@ -40,13 +40,14 @@ class SuppressionIndexView(IndexView):
 
     def get_list_more_buttons(self, instance):
         if instance.channel in policy.SYSTEM_CHANNELS and self.user_has_permission("delete"):
-            url = reverse("suppression:delete", args=[instance.pk])
+            url = reverse("suppression_admin:delete", args=[instance.pk])
             return [ListingButton("Lift (recorded in error)", url=url, icon_name="undo", priority=10)]
         return []
 
 
 class SuppressionViewSet(ModelViewSet):
     model = Suppression
+    url_namespace = "suppression_admin"  # "suppression" is the public pages' namespace
     icon = "lock"
     menu_label = "Suppressions"
     menu_order = 230
