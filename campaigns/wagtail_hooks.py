@@ -8,6 +8,7 @@ from wagtail.admin.views.generic import IndexView
 from wagtail.admin.widgets import ListingButton
 
 from .models import Audience, Campaign
+from .privacy_views import PrivacyViewSet
 from .views import SendCampaignView
 
 
@@ -53,4 +54,4 @@ class AudienceViewSet(ModelViewSet):
 
 @hooks.register("register_admin_viewset")
 def register_viewsets():
-    return [CampaignViewSet("campaign"), AudienceViewSet("audience")]
+    return [CampaignViewSet("campaign"), AudienceViewSet("audience"), PrivacyViewSet("privacy")]

@@ -50,7 +50,10 @@ class Suppression(models.Model):
             models.UniqueConstraint(fields=["address_hash", "channel"], name="one_suppression_per_channel"),
         ]
         indexes = [models.Index(fields=["channel", "source"])]
-        permissions = [("export_suppression", "Can export the suppression list")]
+        permissions = [
+            ("export_suppression", "Can export the suppression list"),
+            ("manage_personal_data", "Can export or erase a person's data"),
+        ]
 
     def __str__(self):
         return f"{self.address or '(erased)'}: {self.get_channel_display()}"

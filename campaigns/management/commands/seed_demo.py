@@ -26,7 +26,9 @@ GROUP_PERMISSIONS = {
 }
 # Suppression: everyone may record an opt-out; only Admins export the list or lift one.
 GROUP_PERMISSIONS["Marketers"] += ["view_suppression", "add_suppression"]
-GROUP_PERMISSIONS["Admins"] += ["view_suppression", "add_suppression", "delete_suppression", "export_suppression"]
+GROUP_PERMISSIONS["Admins"] += [
+    "view_suppression", "add_suppression", "delete_suppression", "export_suppression", "manage_personal_data",
+]
 
 
 class Command(BaseCommand):
