@@ -115,3 +115,12 @@ def test_admin_view_exports_and_erases_for_admins_only(ada, staff):
     assert erased.status_code == 302
     assert not Contact.objects.filter(email__iexact="ada@example.com").exists()
     assert ConsentEvent.objects.get(action="erased").actor == "admins"
+
+
+def test_person_command_exports_and_erases(ada):
+    out = io.StringIO()
+    call_command("person", "ada@example.com", "--export", stdout=out)
+    assert json.loads(out.getvalue())["contact"]["first_name"] == "Ada"
+    call_command("person", "ada@example.com", "--erase", "--noinput", stdout=io.StringIO())
+    assert not Contact.objects.exists()
+    assert policy.blocked(["ada@example.com"], "promotional")
