@@ -8,6 +8,7 @@ import os
 import sys
 
 MODULES = []  # e.g. "bench.import_contacts"; each module has run()
+MODULES.append("bench.suppression")
 
 
 def main():
