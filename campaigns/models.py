@@ -79,6 +79,12 @@ class Campaign(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
     # Why a campaign was paused, e.g. by the failure-rate guard; shown in the admin.
     pause_reason = models.CharField(max_length=255, blank=True)
+    # Running totals the workers keep (one UPDATE per chunk) for progress and auto-pause.
+    audience_count = models.PositiveIntegerField(default=0, editable=False)
+    sent_count = models.PositiveIntegerField(default=0, editable=False)
+    failed_count = models.PositiveIntegerField(default=0, editable=False)
+    suppressed_count = models.PositiveIntegerField(default=0, editable=False)
+    last_activity_at = models.DateTimeField(null=True, blank=True, editable=False)
     # Frozen when sending starts (DESIGN invariant 5): later page edits change nothing.
     frozen_subject = models.CharField(max_length=255, blank=True, editable=False)
     frozen_html = models.TextField(blank=True, editable=False)

@@ -25,6 +25,16 @@ class CampaignEmail(EmailMultiAlternatives):
         return super().message(policy=policy.clone(max_line_length=998))
 
 
+def merge_values(contact, campaign_id):
+    """The values one recipient's merge fields take."""
+    return {
+        "first_name": contact.first_name,
+        "last_name": contact.last_name,
+        "email": contact.email,
+        "unsubscribe_url": unsubscribe_url(contact.email, campaign_id),
+    }
+
+
 class Personaliser:
     """A frozen email (cms.rendering.FrozenEmail) compiled once for many recipients."""
 
@@ -38,13 +48,8 @@ class Personaliser:
 
     def message(self, contact, delivery_id=None, extra_headers=None):
         """`contact` needs email, first_name and last_name (a Contact or any stand-in)."""
-        url = unsubscribe_url(contact.email, self.campaign_id)
-        values = {
-            "first_name": contact.first_name,
-            "last_name": contact.last_name,
-            "email": contact.email,
-            "unsubscribe_url": url,
-        }
+        values = merge_values(contact, self.campaign_id)
+        url = values["unsubscribe_url"]
         headers = dict(extra_headers or {})
         metadata = {}
         if self.campaign_id:

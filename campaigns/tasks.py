@@ -8,9 +8,12 @@ from . import sending
 
 @shared_task
 def start_due_campaigns():
-    """Beat job: start every scheduled campaign whose time has come (no long ETAs)."""
+    """Beat job: start every scheduled campaign whose time has come (no long ETAs), and
+    restart the batch chains of campaigns whose workers died."""
     for campaign_id in sending.due_campaign_ids():
         start_campaign.delay(campaign_id)
+    for campaign_id in sending.stalled_campaign_ids():
+        queue_chains(campaign_id)
 
 
 def queue_chains(campaign_id):

@@ -53,17 +53,33 @@ def _body_parts(message):
     return parts
 
 
+def _header_sets(message):
+    """The headers each recipient will get: per-recipient merge_headers (anymail batch
+    sends) layered over the message's own."""
+    merge_headers = getattr(message, "merge_headers", None)
+    if not merge_headers:
+        yield message.extra_headers
+        return
+    for recipient in message.to:
+        yield {**message.extra_headers, **merge_headers.get(parseaddr(recipient)[1], {})}
+
+
 def check_unsubscribe(message):
-    """Raise MissingUnsubscribe unless the message meets RFC 2369 / RFC 8058 and carries the link."""
-    headers = {name.lower(): value for name, value in message.extra_headers.items()}
-    list_unsubscribe = headers.get("list-unsubscribe", "")
-    if headers.get("list-unsubscribe-post") != ONE_CLICK:
-        raise MissingUnsubscribe(f"no 'List-Unsubscribe-Post: {ONE_CLICK}' header")
-    url = list_unsubscribe.strip().removeprefix("<").split(">", 1)[0]
-    if not url.startswith("https://") and not url.startswith("http://"):
-        raise MissingUnsubscribe("no List-Unsubscribe header with an http(s) URL")
-    for part in _body_parts(message):
-        if url not in part:
+    """Raise MissingUnsubscribe unless every recipient's copy meets RFC 2369 / RFC 8058
+    and carries the link in every body part."""
+    for header_set in _header_sets(message):
+        headers = {name.lower(): value for name, value in header_set.items()}
+        if headers.get("list-unsubscribe-post") != ONE_CLICK:
+            raise MissingUnsubscribe(f"no 'List-Unsubscribe-Post: {ONE_CLICK}' header")
+        url = headers.get("list-unsubscribe", "").strip().removeprefix("<").split(">", 1)[0]
+        if not url.startswith("https://") and not url.startswith("http://"):
+            raise MissingUnsubscribe("no List-Unsubscribe header with an http(s) URL")
+        in_every_part = getattr(message, "contains_in_every_part", None)
+        if in_every_part is not None:  # pre-encoded and ESP-template messages answer for their parts
+            present = in_every_part(url)
+        else:
+            present = all(url in part for part in _body_parts(message))
+        if not present:
             raise MissingUnsubscribe("the unsubscribe link is missing from a body part")
 
 
@@ -75,6 +91,9 @@ class Outcome:
     message_id: str = ""
     dropped: dict | None = None  # address -> blocking channel
     error: str = ""
+    exception: Exception | None = None  # for the caller to tell transient from permanent
+    # From anymail: address -> (ESP message id, ESP status), per recipient of a batch.
+    recipient_status: dict | None = None
 
 
 class GatewayBackend(BaseEmailBackend):
@@ -114,8 +133,16 @@ class GatewayBackend(BaseEmailBackend):
                     outcome.sent = bool(self.backend.send_messages([message]))
                 except Exception as error:  # the real backend's errors vary by ESP
                     outcome.error = f"{type(error).__name__}: {error}"[:255]
+                    outcome.exception = error
+                    self.backend.close()  # a broken connection must not fail the rest
                 status = getattr(message, "anymail_status", None)
-                outcome.message_id = (getattr(status, "message_id", None) or "") if status else ""
+                if status is not None:
+                    outcome.recipient_status = {
+                        address: (recipient.message_id or "", recipient.status)
+                        for address, recipient in status.recipients.items()
+                    }
+                    if isinstance(status.message_id, str):  # a set when recipients' ids differ
+                        outcome.message_id = status.message_id
             outcomes.append(outcome)
         return outcomes
 

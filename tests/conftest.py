@@ -4,8 +4,11 @@ Tests that need PostgreSQL or Redis skip with a reason when DATABASE_URL / REDIS
 are not set, and fail instead when MAILROOM_REQUIRE_SERVICES=1 (as CI sets it).
 """
 
+import asyncio
 import json
+import logging
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -15,9 +18,10 @@ from pathlib import Path
 
 import pytest
 from aiosmtpd.controller import Controller
-from django.db import connection
+from django.db import connection, connections
 
 ROOT = Path(__file__).resolve().parent.parent
+logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd logs every SMTP command
 REQUIRE_SERVICES = os.environ.get("MAILROOM_REQUIRE_SERVICES") == "1"
 
 
@@ -54,15 +58,40 @@ class Inbox:
     def __init__(self):
         self.messages = []
         self.lock = threading.Lock()
+        # address -> replies to give its next RCPT TO commands, e.g. ["451 4.3.0 Try later"]
+        self.rcpt_replies = {}
+        self.on_message = None  # called (in the server's thread) after each message
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        with self.lock:
+            replies = self.rcpt_replies.get(address)
+            reply = replies.pop(0) if replies else None
+        if reply:
+            return reply
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
         with self.lock:
             self.messages.append((envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content))
+        if self.on_message:
+            await asyncio.to_thread(self._call_on_message)  # off the event loop: it may use the ORM
         return "250 OK"
+
+    def _call_on_message(self):
+        try:
+            self.on_message()
+        finally:
+            connections.close_all()  # this thread's connection would block dropping the test DB
 
     def clear(self):
         with self.lock:
             self.messages.clear()
+            self.rcpt_replies.clear()
+            self.on_message = None
+
+    def recipients(self):
+        return [rcpts[0] for _, rcpts, _ in list(self.messages)]
 
     def wait_for(self, count, timeout=60):
         deadline = time.monotonic() + timeout
@@ -100,19 +129,20 @@ def smtp_mailer_env(port):
 
 
 class Worker:
-    """A real `celery worker` process against the test database and Redis."""
+    """A real `celery worker` process (own session, so kill() takes its pool down too)."""
 
-    def __init__(self, env, queues, log_path):
+    def __init__(self, env, queues, log_path, concurrency=2):
         self.log_path = log_path
         self.log = open(log_path, "wb")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "config", "worker", "-P", "prefork", "-c", "2",
-             "-Q", queues, "--without-heartbeat", "--without-gossip", "--without-mingle", "-l", "INFO"],
-            cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT,
+            [sys.executable, "-m", "celery", "-A", "config", "worker", "-P", "prefork", "-c", str(concurrency),
+             "-Q", queues, "-n", f"{queues}-{log_path.stem}@%h",
+             "--without-heartbeat", "--without-gossip", "--without-mingle", "-l", "INFO"],
+            cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True,
         )
         self._wait_ready()
 
-    def _wait_ready(self, timeout=60):
+    def _wait_ready(self, timeout=90):
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if b" ready." in Path(self.log_path).read_bytes():
@@ -125,36 +155,49 @@ class Worker:
     def output(self):
         return Path(self.log_path).read_text(errors="replace")
 
+    def kill(self):
+        """A crash: SIGKILL to the worker and its pool, no chance to finish or ack."""
+        os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait()
+
     def stop(self):
         if self.process.poll() is None:
-            self.process.terminate()
+            os.killpg(self.process.pid, signal.SIGTERM)
             try:
                 self.process.wait(timeout=20)
             except subprocess.TimeoutExpired:
-                self.process.kill()
+                os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait()
         self.log.close()
 
 
-@pytest.fixture(scope="session")
-def celery_worker(django_db_setup, django_db_blocker, redis_url, smtp_server, tmp_path_factory):
-    """A worker process on both queues, mailing through the gateway to the test SMTP server."""
+@pytest.fixture
+def start_worker(transactional_db, redis_url, smtp_server, tmp_path):
+    """Start real worker processes on the test database and Redis, mailing to the test
+    SMTP server: start_worker(queues="promotional,account", **extra_env). All are stopped
+    at the end of the test."""
     from config.celery import app
 
-    with django_db_blocker.unblock():
-        database_name = connection.settings_dict["NAME"]
-        if connection.vendor != "postgresql":
-            _missing("PostgreSQL", "DATABASE_URL")
+    if connection.vendor != "postgresql":
+        _missing("PostgreSQL", "DATABASE_URL")
     app.control.purge()
-    database_url = os.environ["DATABASE_URL"].rsplit("/", 1)[0] + f"/{database_name}"
-    env = os.environ | smtp_mailer_env(smtp_server.port) | {
+    database_url = os.environ["DATABASE_URL"].rsplit("/", 1)[0] + f"/{connection.settings_dict['NAME']}"
+    base_env = os.environ | smtp_mailer_env(smtp_server.port) | {
         "DJANGO_SETTINGS_MODULE": "config.settings.test",
         "DATABASE_URL": database_url,
         "PYTHONUNBUFFERED": "1",
     }
-    worker = Worker(env, "promotional,account", tmp_path_factory.mktemp("worker") / "worker.log")
-    yield worker
-    worker.stop()
+    workers = []
+
+    def start(queues="promotional,account", concurrency=2, **extra_env):
+        log_path = tmp_path / f"worker{len(workers)}.log"
+        workers.append(Worker(base_env | extra_env, queues, log_path, concurrency))
+        return workers[-1]
+
+    yield start
+    for worker in workers:
+        worker.stop()
+    app.control.purge()
 
 
 @pytest.fixture
@@ -174,6 +217,20 @@ def sender_settings(db):
 
 
 @pytest.fixture
+def smtp_mailers(settings, smtp_inbox):
+    """Both mailers deliver over SMTP to the test server, in this process."""
+    from config.settings.base import gateway_mailer
+
+    options = {"host": "127.0.0.1", "port": smtp_inbox.port, "timeout": 10}
+    backend = "django.core.mail.backends.smtp.EmailBackend"
+    settings.MAILERS = {
+        "default": gateway_mailer("account", backend, options),
+        "promotional": gateway_mailer("promotional", backend, options),
+    }
+    return smtp_inbox
+
+
+@pytest.fixture
 def outbox_dir(settings, tmp_path):
     """Both mailers write .eml files here (the dev outbox backend, a real file backend)."""
     from config.settings.base import gateway_mailer
@@ -184,3 +241,26 @@ def outbox_dir(settings, tmp_path):
         "promotional": gateway_mailer("promotional", "config.outbox.OutboxBackend", options),
     }
     return tmp_path
+
+
+@pytest.fixture(scope="session")
+def postmark_server():
+    """The stand-in Postmark API on loopback (its own process)."""
+    from tests.standins.postmark import StandInPostmark
+
+    server = StandInPostmark(record=True).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def postmark_mailers(settings, postmark_server):
+    """The promotional mailer uses anymail's real Postmark backend against the stand-in."""
+    from config.settings.base import gateway_mailer
+
+    postmark_server.reset()
+    options = {"api_url": postmark_server.api_url, "server_token": "stand-in-token"}
+    settings.MAILERS = settings.MAILERS | {
+        "promotional": gateway_mailer("promotional", "anymail.backends.postmark.EmailBackend", options)
+    }
+    return postmark_server

@@ -35,3 +35,34 @@ def make_campaign(page, *audiences, name="Campaign"):
     campaign = Campaign.objects.create(name=name, page=page)
     campaign.audiences.add(*audiences)
     return campaign
+
+
+def make_big_audience(name, count, domain="example.com"):
+    """`count` contacts person00000@domain … in one audience, created in bulk."""
+    from suppression.addresses import address_hash
+
+    audience = Audience.objects.create(name=name)
+    contacts = Contact.objects.bulk_create(
+        Contact(email=f"person{n:05d}@{domain}", email_hash=address_hash(f"person{n:05d}@{domain}"), first_name=f"P{n}")
+        for n in range(count)
+    )
+    Membership.objects.bulk_create(Membership(audience=audience, contact=contact) for contact in contacts)
+    return audience
+
+
+def started_campaign(people):
+    """A campaign to `people` (email, first name), frozen and snapshotted, ready to send."""
+    from campaigns import sending
+
+    campaign = make_campaign(make_page(), make_audience("Customers", people))
+    sending.schedule(campaign)
+    assert sending.begin(campaign.pk)
+    return campaign
+
+
+def send_until_idle(campaign):
+    """Work the campaign in this process, batch after batch, until nothing is claimable."""
+    from campaigns import sending
+
+    while sending.send_next_batch(campaign.pk):
+        pass

@@ -43,6 +43,7 @@ INSTALLED_APPS = [
     "cms",
     "campaigns",
     "suppression",
+    "accountmail",
     "wagtail.contrib.settings",
     "wagtail.contrib.forms",
     "wagtail.contrib.redirects",
@@ -190,6 +191,7 @@ else:
 CELERY_TASK_DEFAULT_QUEUE = "account"
 CELERY_TASK_ROUTES = {
     "campaigns.tasks.*": {"queue": "promotional"},
+    "accountmail.tasks.*": {"queue": "account"},
 }
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
@@ -222,3 +224,18 @@ LOGGING = {
 }
 # How many batch chains run at once per campaign: one per worker slot you want busy.
 MAILROOM_SEND_CHAINS = int(env("MAILROOM_SEND_CHAINS", "2"))
+# Global messages/second per stream across all workers (0 = no limit): set it to the
+# ESP's allowance so workers never trip its throttling.
+MAILROOM_RATE_LIMITS = {
+    "promotional": float(env("MAILROOM_PROMOTIONAL_RATE", "0")),
+    "account": float(env("MAILROOM_ACCOUNT_RATE", "0")),
+}
+# Messages handed to the mailer between two status writes: at most this many can be
+# sent twice after a worker is killed mid-batch.
+MAILROOM_CHUNK_SIZE = int(env("MAILROOM_CHUNK_SIZE", "50"))
+# Use the ESP's batch API (Postmark: a template per campaign, 500 recipients a call).
+MAILROOM_ESP_BATCH = env_bool("MAILROOM_ESP_BATCH", True)
+MAILROOM_MAX_ATTEMPTS = int(env("MAILROOM_MAX_ATTEMPTS", "5"))
+# Auto-pause when more than this share of at least MAILROOM_PAUSE_MIN_SAMPLE sends failed.
+MAILROOM_PAUSE_FAILURE_RATE = float(env("MAILROOM_PAUSE_FAILURE_RATE", "0.2"))
+MAILROOM_PAUSE_MIN_SAMPLE = int(env("MAILROOM_PAUSE_MIN_SAMPLE", "100"))

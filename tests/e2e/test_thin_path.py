@@ -35,7 +35,8 @@ def part(message, content_type):
     return next(p for p in message.walk() if p.get_content_type() == content_type).get_content()
 
 
-def test_import_send_unsubscribe_and_skip(postgres, celery_worker, smtp_inbox, sender_settings, tmp_path, capsys):
+def test_import_send_unsubscribe_and_skip(start_worker, smtp_inbox, sender_settings, tmp_path, capsys):
+    worker = start_worker()
     csv_file = tmp_path / "customers.csv"
     csv_file.write_text(
         "email,first_name,last_name\n"
@@ -52,7 +53,7 @@ def test_import_send_unsubscribe_and_skip(postgres, celery_worker, smtp_inbox, s
     page = make_page()
     first = make_campaign(page, audience, name="First")
     call_command("send_campaign", str(first.pk))
-    wait_until_sent(first, celery_worker)
+    wait_until_sent(first, worker)
 
     received = smtp_inbox.wait_for(3)
     assert len(received) == 3
@@ -90,7 +91,7 @@ def test_import_send_unsubscribe_and_skip(postgres, celery_worker, smtp_inbox, s
     smtp_inbox.clear()
     second = make_campaign(page, audience, name="Second")
     call_command("send_campaign", str(second.pk))
-    wait_until_sent(second, celery_worker)
+    wait_until_sent(second, worker)
     received = smtp_inbox.wait_for(2)
     time.sleep(0.5)  # nothing more may arrive
     assert sorted(rcpts[0] for _, rcpts, _ in smtp_inbox.messages) == ["grace@example.com", "linus@example.com"]

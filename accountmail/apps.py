@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class AccountmailConfig(AppConfig):
+    name = "accountmail"
+    verbose_name = "Account-service mail"
