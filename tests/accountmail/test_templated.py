@@ -1,4 +1,4 @@
-"""Account-service mail reaches people who opted out of offers, never undeliverable
+"""Templated account-service mail reaches people who opted out of offers, never undeliverable
 addresses; it goes through the default mailer on the account queue (a real worker)."""
 
 import email
@@ -7,8 +7,9 @@ import time
 
 import pytest
 
+from accountmail.tasks import send_account_email
+from accountmail.templated import render, send_account_mail
 from suppression import policy
-from suppression.account_mail import deliver, send_account_mail
 from suppression.models import Channel, DroppedMessage, Source
 
 ORDER = {"first_name": "<Ada>", "order_number": "A-1001", "items": [{"name": "Course: Django", "price": "€490"}], "total": "€490"}
@@ -24,8 +25,9 @@ def test_order_confirmation_reaches_an_offers_opt_out_but_not_an_undeliverable_a
     policy.record_opt_out("ada@example.com", Channel.EMAIL_MARKETING, Source.LINK)
     policy.record_opt_out("ada@example.com", Channel.COMPLAINT, Source.COMPLAINT)
     policy.record_opt_out("bob@example.com", Channel.UNDELIVERABLE, Source.BOUNCE)
-    assert deliver("Ada@Example.com", "order_confirmation", ORDER) == 1
-    assert deliver("bob@example.com", "course_registration", {"course": "Django", "starts": "1 Dec", "location": "Online"}) == 0
+    assert send_account_email(["Ada@Example.com"], *render("order_confirmation", ORDER)) == 1
+    registration = {"course": "Django", "starts": "1 Dec", "location": "Online"}
+    assert send_account_email(["bob@example.com"], *render("course_registration", registration)) == 0
     [sent] = outbox_dir.glob("*.eml")
     raw = sent.read_bytes()
     assert b"Subject: Your order A-1001 is confirmed" in raw
@@ -41,7 +43,8 @@ def test_unknown_template_is_refused_before_queueing():
 
 
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
-def test_worker_on_the_account_queue_delivers_it(postgres, celery_worker, smtp_inbox):
+def test_worker_on_the_account_queue_delivers_it(start_worker, smtp_inbox):
+    start_worker(queues="account")
     policy.record_opt_out("ada@example.com", Channel.EMAIL_MARKETING, Source.ONE_CLICK)
     policy.record_opt_out("bob@example.com", Channel.UNDELIVERABLE, Source.BOUNCE)
     send_account_mail("bob@example.com", "order_confirmation", ORDER)
