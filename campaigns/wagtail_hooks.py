@@ -6,9 +6,10 @@ from . import test_send_views  # noqa: F401  (registers the "Send a test" button
 from .campaign_admin import CampaignViewSet
 from .contact_admin import AudienceViewSet, ContactViewSet, SegmentViewSet
 from .import_admin import ImportViewSet
+from .privacy_views import PrivacyViewSet
 
 
 @hooks.register("register_admin_viewset")
 def register_viewsets():
     return [CampaignViewSet("campaign"), AudienceViewSet("audience"), ContactViewSet("contact"),
-            SegmentViewSet("segment"), ImportViewSet("imports")]
+            SegmentViewSet("segment"), ImportViewSet("imports"), PrivacyViewSet("privacy")]

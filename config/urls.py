@@ -11,6 +11,8 @@ urlpatterns = [
     path("documents/", include(wagtaildocs_urls)),
     path("", include("suppression.urls")),
     path("", include("campaigns.urls")),
+    # anymail's ESP webhook views; suppression.webhooks receives their tracking signal.
+    path("webhooks/anymail/", include("anymail.urls")),
 ]
 
 if settings.DEBUG:

@@ -4,3 +4,6 @@ from django.apps import AppConfig
 class SuppressionConfig(AppConfig):
     name = "suppression"
     verbose_name = "Suppression and consent"
+
+    def ready(self):
+        from . import webhooks  # noqa: F401  (connects the anymail tracking receiver)

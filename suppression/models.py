@@ -21,6 +21,7 @@ class Source(models.TextChoices):
     ADMIN = "admin", "Admin"
     BOUNCE = "bounce", "Bounce"
     COMPLAINT = "complaint", "Complaint"
+    ESP = "esp", "Email provider (unsubscribe there)"
     IMPORT = "import", "Import"
     ERASURE = "erasure", "Erasure"
 
@@ -49,18 +50,26 @@ class Suppression(models.Model):
             models.UniqueConstraint(fields=["address_hash", "channel"], name="one_suppression_per_channel"),
         ]
         indexes = [models.Index(fields=["channel", "source"])]
+        permissions = [
+            ("export_suppression", "Can export the suppression list"),
+            ("manage_personal_data", "Can export or erase a person's data"),
+        ]
 
     def __str__(self):
         return f"{self.address or '(erased)'}: {self.get_channel_display()}"
 
 
 class ConsentEvent(models.Model):
-    """Append-only: every opt-out, opt-in and lifting, with who, when, channel and source."""
+    """Append-only: every opt-out, opt-in and lifting, with who, when, channel and source.
+
+    The one rewrite allowed is erasure blanking the free-text note (policy.erase).
+    """
 
     class Action(models.TextChoices):
         OPT_OUT = "opt_out", "Opted out"
         OPT_IN = "opt_in", "Opted in"
         LIFTED = "lifted", "Suppression lifted"
+        ERASED = "erased", "Personal data erased"
 
     address_hash = models.CharField(max_length=64, db_index=True)
     channel = models.CharField(max_length=32, choices=Channel.choices)
@@ -91,3 +100,31 @@ class DroppedMessage(models.Model):
     channel = models.CharField(max_length=32, choices=Channel.choices)
     subject = models.CharField(max_length=255, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+
+
+class EspEvent(models.Model):
+    """An ESP tracking event that changed (or counted towards) the ledger: the idempotency key.
+
+    ESPs retry webhooks; one (esp, event id, address) is applied once. Only the hash of
+    the address is kept. Soft bounces are counted from these rows.
+    """
+
+    class Kind(models.TextChoices):
+        HARD_BOUNCE = "hard_bounce", "Hard bounce"
+        SOFT_BOUNCE = "soft_bounce", "Soft bounce"
+        COMPLAINT = "complaint", "Complaint"
+        UNSUBSCRIBE = "unsubscribe", "Unsubscribed at the ESP"
+        REJECTED = "rejected", "Rejected: mailbox"
+
+    esp = models.CharField(max_length=32)
+    event_id = models.CharField(max_length=255)
+    address_hash = models.CharField(max_length=64)
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    occurred_at = models.DateTimeField()
+    received_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["esp", "event_id", "address_hash"], name="one_esp_event_per_address"),
+        ]
+        indexes = [models.Index(fields=["address_hash", "kind", "occurred_at"])]

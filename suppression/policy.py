@@ -12,7 +12,7 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef, Subquery
 
 from .addresses import address_hash, normalise_address
-from .models import Channel, ConsentEvent, Source, Stream, Suppression
+from .models import Channel, ConsentEvent, DroppedMessage, Source, Stream, Suppression
 
 BLOCKING = {
     Stream.PROMOTIONAL: (Channel.UNDELIVERABLE, Channel.COMPLAINT, Channel.EMAIL_MARKETING),
@@ -91,11 +91,17 @@ def record_opt_out(address, channel, source, *, actor="", note="", reason="", ca
 
 @transaction.atomic
 def record_opt_in(address, channel, *, note=""):
-    """The person reopens one of their own channels, only from the preference centre."""
+    """The person reopens one of their own channels, only from the preference centre.
+
+    An erased person's suppressions stay: their data is gone, so nothing may mail them again.
+    """
     if channel not in PERSONAL_CHANNELS:
         raise PolicyError(f"{channel} is recorded by the system; a person cannot opt back in to it.")
     hash_ = address_hash(address)
-    deleted, _ = Suppression.objects.filter(address_hash=hash_, channel=channel).delete()
+    rows = Suppression.objects.filter(address_hash=hash_, channel=channel)
+    if rows.filter(source=Source.ERASURE).exists():
+        raise PolicyError("This address was erased at the person's request; it stays suppressed.")
+    deleted, _ = rows.delete()
     if deleted:
         ConsentEvent.objects.create(
             address_hash=hash_,
@@ -177,3 +183,87 @@ def opt_outs_by_campaign(campaign_id):
         .values("address_hash")
         .distinct()
     )
+
+
+def open_channels(address):
+    """For the preference centre: each personal channel → True while the person receives it."""
+    closed = set(
+        Suppression.objects.filter(address_hash=address_hash(address), channel__in=PERSONAL_CHANNELS).values_list(
+            "channel", flat=True
+        )
+    )
+    return {channel: channel not in closed for channel in PERSONAL_CHANNELS}
+
+
+@transaction.atomic
+def set_preferences(address, wanted, *, campaign_id=None):
+    """Apply the person's choices from the preference centre; return the channels that changed.
+
+    `wanted` maps personal channels to True (keep receiving) or False (opt out); channels
+    not named are left alone.
+    """
+    current = open_channels(address)
+    changed = []
+    for channel, receive in wanted.items():
+        if channel not in PERSONAL_CHANNELS or current[channel] == receive:
+            continue
+        if receive:
+            record_opt_in(address, channel)
+        else:
+            record_opt_out(address, channel, Source.PREFERENCE_CENTRE, actor="the person", campaign_id=campaign_id)
+        changed.append(channel)
+    return changed
+
+
+@transaction.atomic
+def erase(address, *, actor):
+    """Forget the person but keep them suppressed (DESIGN invariant 7).
+
+    Every personal channel is closed (source: erasure); every ledger row keeps only the
+    keyed hash; free-text notes and the subjects of dropped messages are blanked.
+    """
+    hash_ = address_hash(address)
+    for channel in PERSONAL_CHANNELS:
+        record_opt_out(address, channel, Source.ERASURE, actor=actor)
+    Suppression.objects.filter(address_hash=hash_).update(address="", note="", reason="")
+    ConsentEvent.objects.filter(address_hash=hash_).update(note="")
+    DroppedMessage.objects.filter(address_hash=hash_).update(subject="")
+    ConsentEvent.objects.create(
+        address_hash=hash_,
+        channel=Channel.EMAIL_MARKETING,
+        action=ConsentEvent.Action.ERASED,
+        source=Source.ERASURE,
+        actor=actor,
+    )
+
+
+def person_record(address):
+    """Everything the ledger holds about one address, as plain data (for a data export)."""
+    hash_ = address_hash(address)
+    suppressions = Suppression.objects.filter(address_hash=hash_).order_by("created_at", "id")
+    events = ConsentEvent.objects.filter(address_hash=hash_).order_by("created_at", "id")
+    return {
+        "suppressions": [
+            {
+                "channel": row.channel,
+                "source": row.source,
+                "reason": row.reason,
+                "note": row.note,
+                "campaign_id": row.campaign_id,
+                "created_at": row.created_at.isoformat(),
+            }
+            for row in suppressions
+        ],
+        "consent_events": [
+            {
+                "action": event.action,
+                "channel": event.channel,
+                "source": event.source,
+                "actor": event.actor,
+                "note": event.note,
+                "campaign_id": event.campaign_id,
+                "created_at": event.created_at.isoformat(),
+            }
+            for event in events
+        ],
+    }

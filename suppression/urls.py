@@ -1,4 +1,4 @@
-"""Public URLs of the suppression app."""
+"""Public URLs of the suppression app: the opt-out pages, keyed by a signed token."""
 
 from django.urls import path
 
@@ -7,4 +7,6 @@ from . import views
 app_name = "suppression"
 urlpatterns = [
     path("u/<str:token>/", views.unsubscribe, name="unsubscribe"),
+    path("u/<str:token>/preferences/", views.preferences, name="preferences"),
+    path("u/<str:token>/undo/", views.undo, name="undo"),
 ]

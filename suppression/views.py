@@ -1,28 +1,71 @@
-"""Public opt-out endpoints: the unsubscribe page and the RFC 8058 one-click POST.
+"""Public opt-out pages: unsubscribe, the RFC 8058 one-click POST, the preference centre, undo.
 
-No login, cookie or CSRF token: the signed token is the only credential. GET never
-changes anything, because mail scanners prefetch links.
+No login, cookie or CSRF token: the signed token in the URL is the only credential (a
+forged request needs the token, which is all a CSRF token would prove), and these pages
+set no cookies and load nothing from elsewhere. GET never changes anything, because mail
+scanners prefetch links; every change is a POST and is logged by suppression.policy.
 """
 
-from django.http import HttpResponse
+from django.http import HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
+from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_http_methods, require_POST
 
 from . import policy
 from .models import Channel, Source
 from .tokens import BadToken, read_token
 
+CHOICES = (
+    (Channel.EMAIL_MARKETING, "Email offers", "Product and course offers by email."),
+    (Channel.POSTAL_MARKETING, "Postal offers", "Catalogues and offers by post."),
+    (
+        Channel.THIRD_PARTY_SHARING,
+        "Sharing with affiliated companies",
+        "Passing your name and contact details to our affiliated companies for their offers.",
+    ),
+)
+
+
+def with_token(view):
+    """Resolve the token to (address, campaign id) or answer 400 with no side effect."""
+
+    def wrapped(request, token):
+        try:
+            address, campaign_id = read_token(token)
+        except BadToken:
+            return render(request, "suppression/invalid_link.html", status=400)
+        return view(request, token, address, campaign_id)
+
+    wrapped.__name__ = view.__name__
+    return wrapped
+
+
+def back_to_page(token, flag):
+    """303 See Other back to the (read-only) page, so a reload never re-posts."""
+    response = HttpResponseRedirect(reverse("suppression:unsubscribe", args=[token]) + f"?{flag}")
+    response.status_code = 303
+    return response
+
+
+def preference_page(request, token, address, *, status=200, **context):
+    current = policy.open_channels(address)
+    choices = [
+        {"channel": channel, "label": label, "help": help_text, "receive": current[channel]}
+        for channel, label, help_text in CHOICES
+    ]
+    context = {"address": address, "token": token, "choices": choices, **context}
+    return render(request, "suppression/unsubscribe.html", context, status=status)
+
 
 @csrf_exempt
 @require_http_methods(["GET", "HEAD", "POST"])
-def unsubscribe(request, token):
-    try:
-        address, campaign_id = read_token(token)
-    except BadToken:
-        return render(request, "suppression/invalid_link.html", status=400)
+@with_token
+def unsubscribe(request, token, address, campaign_id):
     if request.method != "POST":
-        return render(request, "suppression/unsubscribe.html", {"address": address})
+        return preference_page(
+            request, token, address, saved="saved" in request.GET, undone="undone" in request.GET
+        )
     one_click = request.POST.get("List-Unsubscribe") == "One-Click"
     policy.record_opt_out(
         address,
@@ -31,6 +74,30 @@ def unsubscribe(request, token):
         actor="the person",
         campaign_id=campaign_id,
     )
-    if one_click:
+    if one_click:  # RFC 8058: 200, no redirect, nothing for a person to read
         return HttpResponse("You are unsubscribed from email offers.\n", content_type="text/plain")
-    return render(request, "suppression/unsubscribed.html", {"address": address})
+    return render(request, "suppression/unsubscribed.html", {"address": address, "token": token})
+
+
+@csrf_exempt
+@require_POST
+@with_token
+def preferences(request, token, address, campaign_id):
+    wanted = {channel: request.POST.get(channel) == "yes" for channel, _, _ in CHOICES}
+    try:
+        policy.set_preferences(address, wanted, campaign_id=campaign_id)
+    except policy.PolicyError as error:
+        return preference_page(request, token, address, status=409, error=str(error))
+    return back_to_page(token, "saved")
+
+
+@csrf_exempt
+@require_POST
+@with_token
+def undo(request, token, address, campaign_id):
+    """Right after unsubscribing: reopen email offers, logged as an opt-in by the person."""
+    try:
+        policy.record_opt_in(address, Channel.EMAIL_MARKETING, note="undo right after unsubscribing")
+    except policy.PolicyError as error:
+        return preference_page(request, token, address, status=409, error=str(error))
+    return back_to_page(token, "undone")

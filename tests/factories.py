@@ -104,3 +104,16 @@ def send_until_idle(campaign):
 
     while sending.send_next_batch(campaign.pk):
         pass
+
+
+def import_csv(text, audience_name):
+    """Run the real import pipeline on CSV `text`; returns its ImportSummary."""
+    import tempfile
+    from pathlib import Path
+
+    from campaigns.importing import import_file
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "contacts.csv"
+        path.write_text(text, encoding="utf-8")
+        return import_file(path, audience_name=audience_name, report_path=Path(folder) / "rejected.csv")

@@ -68,3 +68,102 @@ def test_tampered_token_is_refused_without_side_effects(mangle):
     assert client.get(path).status_code in (400, 404)
     assert one_click(client, path).status_code in (400, 404)
     assert not Suppression.objects.exists() and not ConsentEvent.objects.exists()
+
+
+# --- Preference centre and undo ---------------------------------------------------------
+
+def preferences(client, path, **choices):
+    return client.post(path + "preferences/", {channel: "yes" for channel, keep in choices.items() if keep})
+
+
+def test_get_shows_the_preference_centre_with_current_choices_and_sets_no_cookie():
+    from suppression import policy
+
+    policy.record_opt_out("ada@example.com", Channel.POSTAL_MARKETING, Source.PHONE)
+    response = Client().get(path_for())
+    html = response.content.decode()
+    for label in ("Email offers", "Postal offers", "Sharing with affiliated companies", "account-service mail"):
+        assert label in html
+    assert 'name="email_marketing" value="yes" checked' in html
+    assert 'name="postal_marketing" value="yes">' in html  # closed: not ticked
+    assert not response.cookies
+    assert "<script" not in html and "src=" not in html  # nothing loaded from elsewhere, no tracking
+    assert Suppression.objects.count() == 1 and ConsentEvent.objects.count() == 1
+
+
+def test_preference_centre_closes_and_reopens_channels_and_logs_each_change():
+    client = Client(enforce_csrf_checks=True)
+    path = path_for()
+    response = preferences(client, path, email_marketing=True, postal_marketing=False, third_party_sharing=False)
+    assert response.status_code == 303 and response["Location"].endswith("?saved")
+    assert set(Suppression.objects.values_list("channel", "source")) == {
+        (Channel.POSTAL_MARKETING, Source.PREFERENCE_CENTRE),
+        (Channel.THIRD_PARTY_SHARING, Source.PREFERENCE_CENTRE),
+    }
+    preferences(client, path, email_marketing=True, postal_marketing=True, third_party_sharing=False)
+    assert list(Suppression.objects.values_list("channel", flat=True)) == [Channel.THIRD_PARTY_SHARING]
+    actions = list(ConsentEvent.objects.order_by("id").values_list("channel", "action", "source"))
+    assert actions == [
+        (Channel.POSTAL_MARKETING, "opt_out", Source.PREFERENCE_CENTRE),
+        (Channel.THIRD_PARTY_SHARING, "opt_out", Source.PREFERENCE_CENTRE),
+        (Channel.POSTAL_MARKETING, "opt_in", Source.PREFERENCE_CENTRE),
+    ]
+    assert b"Your choices are saved" in client.get(response["Location"]).content
+
+
+def test_opting_back_in_to_offers_only_through_the_preference_centre_or_undo():
+    client = Client(enforce_csrf_checks=True)
+    path = path_for()
+    page = client.post(path)  # the big button
+    assert b"Undo" in page.content
+    assert Suppression.objects.get().channel == Channel.EMAIL_MARKETING
+    client.get(path)  # visiting again (or a scanner) reopens nothing
+    assert Suppression.objects.exists()
+    response = client.post(path + "undo/")
+    assert response.status_code == 303 and response["Location"].endswith("?undone")
+    assert not Suppression.objects.exists()
+    assert list(ConsentEvent.objects.order_by("id").values_list("action", flat=True)) == ["opt_out", "opt_in"]
+
+
+def test_system_suppressions_stay_whatever_the_person_ticks():
+    from suppression import policy
+
+    policy.record_opt_out("ada@example.com", Channel.COMPLAINT, Source.COMPLAINT)
+    preferences(Client(), path_for(), email_marketing=True, postal_marketing=True, third_party_sharing=True)
+    assert policy.blocked(["ada@example.com"], "promotional") == {"ada@example.com": Channel.COMPLAINT}
+
+
+def test_an_erased_person_cannot_be_reopened_from_an_old_link():
+    from suppression import policy
+
+    policy.erase("ada@example.com", actor="admin")
+    response = preferences(Client(), path_for(), email_marketing=True, postal_marketing=True, third_party_sharing=True)
+    assert response.status_code == 409
+    assert Suppression.objects.count() == 3
+
+
+def test_get_on_preferences_or_undo_is_refused_and_changes_nothing():
+    client = Client()
+    assert client.get(path_for() + "preferences/").status_code == 405
+    assert client.get(path_for() + "undo/").status_code == 405
+    assert not ConsentEvent.objects.exists()
+
+
+def test_other_campaign_token_is_refused_without_side_effects():
+    """A token binds an address to one campaign. Splicing the payload of one campaign's
+    token onto the signature of another's (or of another address's) is a forgery."""
+    mine = path_for("ada@example.com", 7).removeprefix("/u/").rstrip("/")
+    other = path_for("ada@example.com", 8).removeprefix("/u/").rstrip("/")
+    someone = path_for("bob@example.com", 7).removeprefix("/u/").rstrip("/")
+    spliced = [
+        other.rsplit(":", 1)[0] + ":" + mine.rsplit(":", 1)[1],
+        someone.rsplit(":", 1)[0] + ":" + mine.rsplit(":", 1)[1],
+    ]
+    client = Client(enforce_csrf_checks=True)
+    for token in spliced:
+        path = f"/u/{token}/"
+        assert client.get(path).status_code == 400
+        assert one_click(client, path).status_code == 400
+        assert preferences(client, path, email_marketing=False).status_code == 400
+        assert client.post(path + "undo/").status_code == 400
+    assert not Suppression.objects.exists() and not ConsentEvent.objects.exists()

@@ -30,18 +30,21 @@ CATALOGUE_PERMISSIONS = [
     f"{action}_{model}" for model in ("product", "course") for action in ("add", "change", "publish", "view")
 ]
 SEGMENT_PERMISSIONS = ["view_segment", "add_segment", "change_segment"]
+# Everyone may record an opt-out; only Admins export the list, lift one or handle a person's data.
+SUPPRESSION_PERMISSIONS = ["view_suppression", "add_suppression"]
 # Marketers pick audiences and segments and see counts; only Admins import, export or
 # see contacts' personal data.
 GROUP_PERMISSIONS = {
     "Marketers": ["access_admin", "add_campaign", "change_campaign", "view_campaign", "view_audience"]
-    + CATALOGUE_PERMISSIONS + SEGMENT_PERMISSIONS,
+    + CATALOGUE_PERMISSIONS + SEGMENT_PERMISSIONS + SUPPRESSION_PERMISSIONS,
     "Admins": [
         "access_admin", "add_campaign", "change_campaign", "delete_campaign", "view_campaign",
         "add_audience", "change_audience", "delete_audience", "view_audience",
         "delete_product", "delete_course", "change_sendersettings",
         "delete_segment", "view_contact", "add_contact", "change_contact", "delete_contact", "export_contacts",
         "add_importjob", "view_importjob",
-    ] + CATALOGUE_PERMISSIONS + SEGMENT_PERMISSIONS,
+        "delete_suppression", "export_suppression", "manage_personal_data",
+    ] + CATALOGUE_PERMISSIONS + SEGMENT_PERMISSIONS + SUPPRESSION_PERMISSIONS,
 }
 # Both groups compose email pages and use the image library.
 PAGE_PERMISSIONS = ["add_page", "change_page", "publish_page"]

@@ -1,0 +1,89 @@
+"""The unsubscribe page and preference centre in headless Chromium on a phone-sized screen:
+one button, undo, the preference centre; nothing loaded from elsewhere, no cookies."""
+
+from urllib.parse import urlparse
+
+import pytest
+from django.db import connections
+from playwright.sync_api import sync_playwright
+
+from suppression.models import Channel, ConsentEvent, Source, Suppression
+from suppression.tokens import unsubscribe_url
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync",
+]
+
+
+@pytest.fixture
+def phone(monkeypatch):
+    # Playwright's sync API runs an event loop in this thread; the ORM checks here are plain sync code.
+    # Inside it the ORM also gets a connection of its own, closed here so the test database can be dropped.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        context = browser.new_context(viewport={"width": 360, "height": 740}, is_mobile=True, has_touch=True)
+        try:
+            yield context
+        finally:
+            connections.close_all()
+            browser.close()
+
+
+def channels():
+    return set(Suppression.objects.values_list("channel", "source"))
+
+
+def test_unsubscribe_undo_and_preferences_on_a_phone(live_server, phone):
+    page = phone.new_page()
+    requested = []
+    page.on("request", lambda request: requested.append(request.url))
+    url = live_server.url + urlparse(unsubscribe_url("ada@example.com", 7)).path
+
+    page.goto(url)
+    button = page.get_by_role("button", name="Unsubscribe from offers")
+    assert button.is_visible()
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")  # no sideways scrolling
+    assert button.bounding_box()["height"] >= 44  # a comfortable touch target
+    assert "account-service mail" in page.inner_text("main")
+    assert page.get_by_label("Email offers").is_checked()
+    assert not Suppression.objects.exists() and not ConsentEvent.objects.exists()  # GET changed nothing
+
+    button.tap()
+    page.wait_for_selector("text=You are unsubscribed")
+    assert channels() == {(Channel.EMAIL_MARKETING, Source.LINK)}
+    assert ConsentEvent.objects.get().campaign_id == 7
+
+    page.get_by_role("button", name="Undo: keep sending me offers").tap()
+    page.wait_for_selector("text=you will get our email offers again")
+    assert channels() == set()
+
+    page.get_by_label("Postal offers").uncheck()
+    page.get_by_label("Sharing with affiliated companies").uncheck()
+    page.get_by_role("button", name="Save my choices").tap()
+    page.wait_for_selector("text=Your choices are saved")
+    assert channels() == {
+        (Channel.POSTAL_MARKETING, Source.PREFERENCE_CENTRE),
+        (Channel.THIRD_PARTY_SHARING, Source.PREFERENCE_CENTRE),
+    }
+    assert page.get_by_label("Email offers").is_checked()
+    assert not page.get_by_label("Postal offers").is_checked()
+    actions = list(ConsentEvent.objects.order_by("id").values_list("action", "channel"))
+    assert actions == [
+        ("opt_out", Channel.EMAIL_MARKETING), ("opt_in", Channel.EMAIL_MARKETING),
+        ("opt_out", Channel.POSTAL_MARKETING), ("opt_out", Channel.THIRD_PARTY_SHARING),
+    ]
+
+    assert {urlparse(address).netloc for address in requested} == {urlparse(live_server.url).netloc}
+    assert phone.cookies() == []
+
+
+def test_a_forged_link_shows_a_plain_error_page(live_server, phone):
+    page = phone.new_page()
+    response = page.goto(live_server.url + "/u/WyJhZGFAZXhhbXBsZS5jb20iLDdd:forged/")
+    assert response.status == 400
+    assert "This link is not valid" in page.inner_text("h1")
+    assert page.get_by_role("button").count() == 0
+    assert not Suppression.objects.exists()
