@@ -15,6 +15,11 @@ from tests.services import Inbox, Worker, free_port, smtp_mailer_env
 
 logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd logs every SMTP command
 REQUIRE_SERVICES = os.environ.get("MAILROOM_REQUIRE_SERVICES") == "1"
+# Without the background-networking flags Chromium keeps calling hosts this machine cannot reach.
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync",
+]
 
 
 def _missing(what, variable):
@@ -155,3 +160,21 @@ def postmark_mailers(settings, postmark_server):
         "promotional": gateway_mailer("promotional", "anymail.backends.postmark.EmailBackend", options)
     }
     return postmark_server
+
+
+@pytest.fixture
+def browser(monkeypatch):
+    """Debian's headless Chromium driven by Playwright (playwright cannot download its own
+    browser here). Playwright's sync API runs an event loop in this thread; the test's ORM
+    calls are still plain synchronous code, so Django's async guard is lifted for it."""
+    from django.db import connections
+    from playwright.sync_api import sync_playwright
+
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+            connections.close_all()  # else the test database cannot be dropped

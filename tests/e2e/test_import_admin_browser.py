@@ -6,7 +6,6 @@ of rejected rows is downloaded.
 """
 
 import csv
-import os
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -18,21 +17,12 @@ from suppression import policy
 from suppression.models import Channel, Source, Suppression
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
-CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
 ROWS = 3000
 
 
 @pytest.fixture
-def page():
-    from playwright.sync_api import sync_playwright
-
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"  # playwright's sync API runs an event loop
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        yield browser.new_page(accept_downloads=True)
-        browser.close()
-    os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE")
+def page(browser):
+    return browser.new_page(accept_downloads=True)
 
 
 def admin_user():
@@ -52,7 +42,8 @@ def customer_file(path):
         writer.writerow(["CUSTOMER7@example.com", "Dup", "Row", "pro"])
 
 
-def test_admin_imports_with_mapping_and_progress(postgres, celery_worker, live_server, page, tmp_path):
+def test_admin_imports_with_mapping_and_progress(start_worker, live_server, page, tmp_path):
+    start_worker()
     admin_user()
     policy.record_opt_out("customer5@example.com", Channel.EMAIL_MARKETING, Source.LINK)
     path = tmp_path / "export-from-old-tool.csv"

@@ -4,32 +4,16 @@ one button, undo, the preference centre; nothing loaded from elsewhere, no cooki
 from urllib.parse import urlparse
 
 import pytest
-from django.db import connections
-from playwright.sync_api import sync_playwright
 
 from suppression.models import Channel, ConsentEvent, Source, Suppression
 from suppression.tokens import unsubscribe_url
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
-CHROMIUM_ARGS = [
-    "--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync",
-]
 
 
 @pytest.fixture
-def phone(monkeypatch):
-    # Playwright's sync API runs an event loop in this thread; the ORM checks here are plain sync code.
-    # Inside it the ORM also gets a connection of its own, closed here so the test database can be dropped.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        context = browser.new_context(viewport={"width": 360, "height": 740}, is_mobile=True, has_touch=True)
-        try:
-            yield context
-        finally:
-            connections.close_all()
-            browser.close()
+def phone(browser):
+    return browser.new_context(viewport={"width": 360, "height": 740}, is_mobile=True, has_touch=True)
 
 
 def channels():
