@@ -25,6 +25,7 @@ from tests.standins.postmark import StandInPostmark
 RECIPIENTS = int(os.environ.get("BENCH_RECIPIENTS", "100000"))
 BASELINE_SAMPLE = int(os.environ.get("BENCH_BASELINE_SAMPLE", "20000"))
 POSTMARK = "anymail.backends.postmark.EmailBackend"
+CAMPAIGN_TIMEOUT = 900
 
 
 def make_campaign(audience):
@@ -74,7 +75,10 @@ def run_campaign(audience, env):
     workers = [Worker(worker_env, "promotional", logs / f"worker{n}.log", concurrency=1) for n in range(2)]
     try:
         call_command("send_campaign", str(campaign.pk), stdout=open(os.devnull, "w"))
+        deadline = time.monotonic() + CAMPAIGN_TIMEOUT
         while True:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"campaign {campaign.pk} not sent after {CAMPAIGN_TIMEOUT} s; logs in {logs}")
             campaign.refresh_from_db()
             if campaign.status == Campaign.Status.SENT:
                 break

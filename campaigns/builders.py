@@ -106,9 +106,16 @@ def register_postmark_template(backend, alias, template):
     headers = {"X-Postmark-Server-Token": backend.server_token, "Accept": "application/json"}
     with requests.Session() as session:
         session.trust_env = False
-        response = session.put(f"{backend.api_url}templates/{alias}", json=template, headers=headers, timeout=30)
-        if response.status_code == 422:  # not there yet
-            response = session.post(f"{backend.api_url}templates", json=template | {"Alias": alias}, headers=headers, timeout=30)
+        # Update, else create; another worker may create it between our two calls, so
+        # a create refused as a duplicate alias is answered by updating once more.
+        for method, url, body in (
+            ("put", f"{backend.api_url}templates/{alias}", template),
+            ("post", f"{backend.api_url}templates", template | {"Alias": alias}),
+            ("put", f"{backend.api_url}templates/{alias}", template),
+        ):
+            response = session.request(method, url, json=body, headers=headers, timeout=30)
+            if response.status_code != 422:
+                break
         response.raise_for_status()
     _registered.add(key)
 

@@ -33,7 +33,9 @@ def resume_campaign(campaign_id):
         queue_chains(campaign_id)
 
 
-@shared_task
+# A batch that raises keeps its rows claimed until their lease runs out; retrying the task
+# keeps the chain alive for the rest of the campaign meanwhile.
+@shared_task(autoretry_for=(Exception,), retry_backoff=2, retry_backoff_max=60, max_retries=8)
 def send_batch(campaign_id):
     """Send one batch, then queue the next: a chain per worker slot, never a task per recipient."""
     if sending.send_next_batch(campaign_id):
