@@ -241,6 +241,7 @@ class SegmentRule(models.Model):
         COMPANY = "company", "Company"
         ATTRIBUTE = "attribute", "Custom attribute (e.g. a purchase field)"
         LAST_MAILED = "last_mailed", "Last campaign sent to them"
+        LAST_OPENED = "last_opened", "Last opened or clicked an email (as the ESP reported)"
         CREATED = "created", "Added"
 
     class Operator(models.TextChoices):

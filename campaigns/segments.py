@@ -16,7 +16,7 @@ from django.utils import timezone
 from suppression import policy
 from suppression.models import Stream
 
-from .models import Contact, Delivery, Membership, Segment, SegmentRule
+from .models import Contact, Delivery, DeliveryEvent, Membership, Segment, SegmentRule
 
 Field, Op = SegmentRule.Field, SegmentRule.Operator
 TEXT_FIELDS = {Field.COUNTRY: "country", Field.LANGUAGE: "language", Field.COMPANY: "company"}
@@ -69,6 +69,11 @@ def rule_condition(rule):
         mailed = Q(pk__in=Delivery.objects.filter(
             status=Delivery.Status.SENT, sent_at__gte=_days_ago(rule)).values("contact_id"))
         return _within(rule, mailed)
+    if rule.field == Field.LAST_OPENED:
+        engaged = Q(pk__in=DeliveryEvent.objects.filter(
+            kind__in=[DeliveryEvent.Kind.OPENED, DeliveryEvent.Kind.CLICKED], occurred_at__gte=_days_ago(rule),
+        ).values("delivery__contact_id"))
+        return _within(rule, engaged)
     if rule.field == Field.CREATED:
         return _within(rule, Q(created_at__gte=_days_ago(rule)))
     raise RuleError(f"Unknown field {rule.field!r}.")

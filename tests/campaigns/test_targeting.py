@@ -6,7 +6,7 @@ import pytest
 from django.utils import timezone
 
 from campaigns import segments, sending
-from campaigns.models import Contact, Delivery, Segment, SegmentRule
+from campaigns.models import Contact, Delivery, DeliveryEvent, Segment, SegmentRule
 from campaigns.targeting import recipients
 from suppression import policy
 from suppression.models import Channel, Source
@@ -68,6 +68,20 @@ def test_recently_mailed_contacts_leave_a_not_mailed_segment(people, sender_sett
     Delivery.objects.filter(contact__email="ada@example.com").update(status="sent", sent_at=timezone.now())
     quiet = segment("Quiet", (F.LAST_MAILED, Op.NOT_WITHIN_DAYS, "180"))
     assert "ada@example.com" not in emails(segments.contacts_in(quiet))
+
+
+def test_opened_nothing_in_six_months(people, sender_settings):
+    campaign = make_campaign(make_page(), people[0])
+    sending.schedule(campaign)
+    sending.begin(campaign.pk)
+    delivery = Delivery.objects.get(campaign=campaign, contact__email="ada@example.com")
+    DeliveryEvent.objects.create(
+        campaign=campaign, delivery=delivery, kind=DeliveryEvent.Kind.OPENED, occurred_at=timezone.now() - timedelta(days=30)
+    )
+    dormant = segments.contacts_in(segment("Dormant", (F.LAST_OPENED, Op.NOT_WITHIN_DAYS, "180")))
+    engaged = segments.contacts_in(segment("Engaged", (F.LAST_OPENED, Op.WITHIN_DAYS, "180")))
+    assert "ada@example.com" not in emails(dormant) and emails(engaged) == ["ada@example.com"]
+    assert emails(dormant)  # everyone else opened nothing
 
 
 def test_a_rule_that_does_not_fit_its_field_is_refused():
