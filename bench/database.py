@@ -10,16 +10,21 @@ from suppression.addresses import address_hash
 BENCH_DATABASE = "mailroom_bench"
 
 
+def recreate(server, name):
+    """Drop and create database `name` on `server` (a URL without the database); returns its URL."""
+    with psycopg.connect(f"{server}/postgres", autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.execute(f'CREATE DATABASE "{name}"')
+    return f"{server}/{name}"
+
+
 def prepare():
     """Point DATABASE_URL at a new, empty bench database; then set Django up and migrate."""
     import django
     from django.core.management import call_command
 
     server = os.environ["DATABASE_URL"].rsplit("/", 1)[0]
-    with psycopg.connect(f"{server}/postgres", autocommit=True) as admin:
-        admin.execute(f"DROP DATABASE IF EXISTS {BENCH_DATABASE} WITH (FORCE)")
-        admin.execute(f"CREATE DATABASE {BENCH_DATABASE}")
-    os.environ["DATABASE_URL"] = f"{server}/{BENCH_DATABASE}"
+    os.environ["DATABASE_URL"] = recreate(server, BENCH_DATABASE)
     django.setup()
     call_command("migrate", verbosity=0)
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import psycopg
 
+from bench.database import recreate
 from bench.report import emit
 
 ROWS = int(os.environ.get("BENCH_IMPORT_ROWS", "1000000"))
@@ -38,10 +39,7 @@ def write_file(path, rows):
 def scratch_database(url):
     base, name = url.rsplit("/", 1)
     scratch = f"{name.split('?')[0]}_bench_import"
-    with psycopg.connect(f"{base}/postgres", autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{scratch}"')
-        admin.execute(f'CREATE DATABASE "{scratch}"')
-    return f"{base}/{scratch}", scratch, f"{base}/postgres"
+    return recreate(base, scratch), scratch, f"{base}/postgres"
 
 
 def copy_baseline(url, path):
