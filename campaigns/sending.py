@@ -299,11 +299,11 @@ def chunk_size(builder):
 def deliver(campaign, deliveries):
     """Re-check suppression for the batch in hand (invariant 3), then send it in chunks,
     writing outcomes after each so a killed worker can repeat at most one chunk."""
-    blocked = policy.blocked({d.contact.email for d in deliveries}, Stream.PROMOTIONAL)
+    blocked = policy.blocked_by_hash([d.contact.email_hash for d in deliveries], Stream.PROMOTIONAL)
     recorder = Recorder(campaign.pk)
     to_send = []
     for delivery in deliveries:
-        channel = blocked.get(delivery.contact.email)
+        channel = blocked.get(delivery.contact.email_hash)
         if channel:
             recorder.add(delivery, Delivery.Status.SUPPRESSED, channel)
         else:

@@ -1,10 +1,12 @@
-"""URLs: Wagtail admin, public opt-out pages, ESP webhooks, then Wagtail pages."""
+"""URLs: Wagtail admin, public opt-out pages, ESP webhooks, a health check, then Wagtail pages."""
 
 from django.conf import settings
 from django.urls import include, path
 from wagtail import urls as wagtail_urls
 from wagtail.admin import urls as wagtailadmin_urls
 from wagtail.documents import urls as wagtaildocs_urls
+
+from .health import health
 
 urlpatterns = [
     path("admin/", include(wagtailadmin_urls)),
@@ -13,6 +15,7 @@ urlpatterns = [
     path("", include("campaigns.urls")),
     # anymail's ESP webhook views; suppression.webhooks receives their tracking signal.
     path("webhooks/anymail/", include("anymail.urls")),
+    path("healthz", health, name="health"),
 ]
 
 if settings.DEBUG:

@@ -36,7 +36,7 @@ class RecordOptOutView(PermissionCheckedMixin, WagtailAdminTemplateMixin, FormVi
         recorded = [
             channel
             for channel in data["channels"]
-            if policy.record_opt_out(data["address"], channel, data["source"], actor=actor, note=data["note"])[1]
+            if policy.record_opt_out(data["address"], channel, data["source"], actor=actor, note=data["note"])
         ]
         if recorded:
             messages.success(self.request, f"Recorded for {data['address']}: {', '.join(recorded)}. It applies at once.")

@@ -46,8 +46,11 @@ class Suppression(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        # Lookups by hash alone (the send-time check: 1,000 per batch) use suppression_by_hash,
+        # which migration 0003 makes a hash index on PostgreSQL; this one leads with the
+        # channel so the planner does not prefer it for them.
         constraints = [
-            models.UniqueConstraint(fields=["address_hash", "channel"], name="one_suppression_per_channel"),
+            models.UniqueConstraint(fields=["channel", "address_hash"], name="one_suppression_per_channel"),
         ]
         indexes = [models.Index(fields=["channel", "source"])]
         permissions = [

@@ -18,5 +18,5 @@ class Command(BaseCommand):
         parser.add_argument("--actor", default="command line")
 
     def handle(self, *args, email, channel, source, note, actor, **options):
-        _, created = policy.record_opt_out(email, channel, source, actor=actor, note=note)
+        created = policy.record_opt_out(email, channel, source, actor=actor, note=note)
         self.stdout.write(f"{email}: {channel} {'closed now' if created else 'was already closed'}.")
