@@ -144,9 +144,14 @@ class Delivery(models.Model):
         FAILED = "failed", "Failed"
         SUPPRESSED = "suppressed", "Suppressed"
 
-    # No index of its own: the unique (campaign, contact) index leads with it.
-    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="deliveries", db_index=False)
-    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="deliveries")
+    # No database-level foreign keys: checking them cost the snapshot 11 s of its commit at
+    # 1,000,000 rows (a FOR KEY SHARE lock on every contact). Django still cascades deletes;
+    # sending.claim() drops a delivery whose contact was erased while its snapshot ran.
+    # The campaign has no index of its own: the unique (campaign, contact) index leads with it.
+    campaign = models.ForeignKey(
+        Campaign, on_delete=models.CASCADE, related_name="deliveries", db_index=False, db_constraint=False
+    )
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="deliveries", db_constraint=False)
     email_hash = models.CharField(max_length=64)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
     # The suppression channel for a suppressed delivery, the error for a failed one.

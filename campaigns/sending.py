@@ -10,7 +10,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.core.mail import mailers
 from django.db import connection, transaction
-from django.db.models import F, Q
+from django.db.models import Count, F, Q
 from django.db.models.functions import Greatest
 from django.utils import timezone
 
@@ -127,30 +127,30 @@ def freeze(campaign):
 
 
 def snapshot(campaign):
-    """Targeted contacts → Delivery rows in set-based SQL; blocked ones marked suppressed."""
+    """Targeted contacts → Delivery rows in one set-based INSERT … SELECT; blocked ones are
+    written as suppressed with their reason in the same statement."""
     targeted, params = recipients(campaign).values("id", "email_hash").query.sql_with_params()
+    blocked, blocked_params = policy.blocking_channels(Stream.PROMOTIONAL).query.sql_with_params()
     with connection.cursor() as cursor:
         cursor.execute(
             f"""
             INSERT INTO {Delivery._meta.db_table}
                 (campaign_id, contact_id, email_hash, status, reason, attempts, esp_message_id)
-            SELECT %s, targeted.id, targeted.email_hash, %s, '', 0, ''
+            SELECT %s, targeted.id, targeted.email_hash,
+                   CASE WHEN blocked.blocked_by IS NULL THEN %s ELSE %s END,
+                   COALESCE(blocked.blocked_by, ''), 0, ''
             FROM ({targeted}) AS targeted
+            LEFT JOIN ({blocked}) AS blocked ON blocked.address_hash = targeted.email_hash
             WHERE true  -- SQLite needs a WHERE before ON CONFLICT in INSERT … SELECT
             ON CONFLICT DO NOTHING
             """,
-            [campaign.pk, Delivery.Status.PENDING, *params],
+            [campaign.pk, Delivery.Status.PENDING, Delivery.Status.SUPPRESSED, *params, *blocked_params],
         )
-    blocking = policy.blocking_channel("email_hash", Stream.PROMOTIONAL)
-    suppressed = (
-        Delivery.objects.filter(campaign=campaign, status=Delivery.Status.PENDING)
-        .annotate(blocked_by=blocking)
-        .filter(blocked_by__isnull=False)
-        .update(status=Delivery.Status.SUPPRESSED, reason=blocking)
+    counts = Delivery.objects.filter(campaign=campaign).aggregate(
+        audience=Count("pk"), suppressed=Count("pk", filter=Q(status=Delivery.Status.SUPPRESSED))
     )
     Campaign.objects.filter(pk=campaign.pk).update(
-        audience_count=Delivery.objects.filter(campaign=campaign).count(),
-        suppressed_count=F("suppressed_count") + suppressed,
+        audience_count=counts["audience"], suppressed_count=counts["suppressed"]
     )
 
 
@@ -184,7 +184,18 @@ def claim(campaign_id, size):
              Delivery.Status.PENDING, size],
         )
         ids = [row[0] for row in cursor.fetchall()]
-    return list(Delivery.objects.filter(pk__in=ids).select_related("contact").order_by("pk"))
+    deliveries = list(Delivery.objects.filter(pk__in=ids).select_related("contact").order_by("pk"))
+    if len(deliveries) < len(ids):
+        drop_orphans(campaign_id, set(ids) - {delivery.pk for delivery in deliveries})
+    return deliveries
+
+
+def drop_orphans(campaign_id, ids):
+    """Deliveries whose contact was deleted after the snapshot read it (Delivery has no
+    database foreign key): nothing to send, so they leave the campaign and its count."""
+    Delivery.objects.filter(pk__in=ids).delete()
+    logger.info("Campaign %s: dropped %s deliveries whose contact was deleted.", campaign_id, len(ids))
+    Campaign.objects.filter(pk=campaign_id).update(audience_count=F("audience_count") - len(ids))
 
 
 def write_outcomes(rows, now):

@@ -9,7 +9,7 @@ Postal and third-party channels never block email; their exports consult them.
 """
 
 from django.db import connection, transaction
-from django.db.models import Exists, OuterRef, Subquery
+from django.db.models import Exists, Min, OuterRef, Subquery
 
 from .addresses import address_hash, normalise_address
 from .models import Channel, ConsentEvent, DroppedMessage, Source, Stream, Suppression
@@ -80,6 +80,17 @@ def blocking_channel(hash_field, stream):
         Suppression.objects.filter(address_hash=OuterRef(hash_field), channel__in=channels)
         .order_by("channel")
         .values("channel")[:1]
+    )
+
+
+def blocking_channels(stream):
+    """Each blocked hash with the channel that blocks it (`address_hash`, `blocked_by`), as a
+    queryset to join against: for a million rows a hash join beats a subquery per row."""
+    return (
+        Suppression.objects.filter(channel__in=BLOCKING[Stream(stream)])
+        .values("address_hash")
+        .annotate(blocked_by=Min("channel"))
+        .order_by()
     )
 
 
