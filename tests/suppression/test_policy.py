@@ -73,3 +73,32 @@ def test_an_erased_row_still_blocks_by_hash():
     policy.record_opt_out("ada@example.com", Channel.EMAIL_MARKETING, Source.LINK)
     Suppression.objects.update(address="")  # what erasure keeps: the keyed hash only
     assert policy.blocked(["Ada@example.com"], "promotional") == {"Ada@example.com": Channel.EMAIL_MARKETING}
+
+
+def test_opt_out_is_recorded_once_with_its_event():
+    assert policy.record_opt_out(
+        " Ada@Example.com", Channel.UNDELIVERABLE, Source.BOUNCE, actor="postmark", reason="550 no such user",
+        campaign_id=7,
+    ) is True
+    assert policy.record_opt_out("ada@example.com", Channel.UNDELIVERABLE, Source.BOUNCE, actor="postmark") is False
+    row = Suppression.objects.get()
+    assert (row.address, row.address_hash, row.source, row.actor, row.reason, row.campaign_id) == (
+        "Ada@example.com", address_hash("ada@example.com"), Source.BOUNCE, "postmark", "550 no such user", 7,
+    )
+    event = ConsentEvent.objects.get()
+    assert (event.action, event.channel, event.source, event.note, event.campaign_id) == (
+        "opt_out", Channel.UNDELIVERABLE, Source.BOUNCE, "550 no such user", 7,
+    )
+
+
+def test_blocked_by_hash_reports_the_most_serious_channel_across_lookup_chunks():
+    policy.record_opt_out("ada@example.com", Channel.EMAIL_MARKETING, Source.LINK)
+    policy.record_opt_out("ada@example.com", Channel.UNDELIVERABLE, Source.BOUNCE)
+    policy.record_opt_out("ada@example.com", Channel.POSTAL_MARKETING, Source.PHONE)
+    policy.record_opt_out("grace@example.com", Channel.COMPLAINT, Source.COMPLAINT)
+    strangers = [address_hash(f"stranger{n}@example.com") for n in range(policy._LOOKUP_CHUNK)]
+    ada, grace = address_hash("ada@example.com"), address_hash("grace@example.com")
+    assert policy.blocked_by_hash([*strangers, ada, grace], "promotional") == {
+        ada: Channel.UNDELIVERABLE, grace: Channel.COMPLAINT,
+    }
+    assert policy.blocked_by_hash([ada, grace], "account") == {ada: Channel.UNDELIVERABLE}
