@@ -5,7 +5,7 @@ from datetime import timedelta
 from django.utils import timezone
 
 from campaigns import sending
-from campaigns.models import Delivery, DeliveryEvent
+from campaigns.models import Campaign, Delivery, DeliveryEvent
 from suppression import policy
 from suppression.models import Channel, Source
 from tests.factories import make_audience, make_campaign, make_page
@@ -52,4 +52,7 @@ def seeded_campaign(name="Autumn offers"):
     event(campaign, "person4@example.com", DeliveryEvent.Kind.CLICKED)
     policy.record_opt_out("person2@example.com", Channel.EMAIL_MARKETING, Source.ONE_CLICK, campaign_id=campaign.pk)
     policy.record_opt_out("person4@example.com", Channel.EMAIL_MARKETING, Source.LINK, campaign_id=campaign.pk)
+    # The counters the send engine keeps beside its outcomes (the snapshot set the rest).
+    Campaign.objects.filter(pk=campaign.pk).update(sent_count=5, failed_count=2)
+    campaign.refresh_from_db()
     return campaign

@@ -87,6 +87,24 @@ def test_a_delivery_whose_contact_vanished_after_the_snapshot_is_dropped(campaig
     assert len(list(outbox_dir.glob("*.eml"))) == 2
 
 
+def test_counters_agree_with_the_deliveries_even_when_a_chunk_is_written_twice(campaign, outbox_dir):
+    policy.record_opt_out("linus@example.com", Channel.EMAIL_MARKETING, Source.LINK)
+    start(campaign)
+    claimed = sending.claim(campaign.pk, 10)
+    recorder = sending.Recorder(campaign.pk)
+    for delivery in claimed:
+        recorder.add(delivery, Delivery.Status.SENT, message_id=f"id-{delivery.pk}")
+    recorder.flush()
+    # A worker taken for dead (its lease ran out) writes the same outcomes late.
+    late = sending.Recorder(campaign.pk)
+    for delivery in claimed:
+        late.add(delivery, Delivery.Status.FAILED, "timeout")
+    late.flush()
+    campaign.refresh_from_db()
+    assert (campaign.audience_count, campaign.sent_count, campaign.failed_count, campaign.suppressed_count) == (3, 2, 0, 1)
+    assert set(Delivery.objects.filter(campaign=campaign).values_list("status", flat=True)) == {"sent", "suppressed"}
+
+
 def test_a_campaign_starts_once(campaign):
     sending.schedule(campaign)
     assert sending.begin(campaign.pk) is True

@@ -40,10 +40,14 @@ def test_results_take_a_fixed_number_of_queries(campaign):
 
 
 def test_progress_as_json_for_the_status_endpoint(campaign):
-    assert stats.progress(campaign).as_json() == {
+    expected = {
         "status": "sending", "status_label": "Sending", "pause_reason": "",
         "total": 10, "pending": 2, "sent": 5, "failed": 2, "suppressed": 1, "done": 8, "percent": 80.0,
     }
+    with CaptureQueriesContext(connection) as queries:
+        assert stats.progress(campaign).as_json() == expected  # from the campaign's counters
+    assert len(queries) == 0
+    assert stats.results(campaign).progress.as_json() == expected  # from counting the deliveries
 
 
 def test_sent_per_minute_includes_empty_minutes(campaign):
