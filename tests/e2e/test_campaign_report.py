@@ -35,10 +35,16 @@ def marketer():
 
 
 def mark_pending(campaign, count, status="sent", minutes_ago=0, reason=""):
-    """Do by hand what a worker does: record `count` pending deliveries as sent (or failed)."""
-    ids = Delivery.objects.filter(campaign=campaign, status="pending").order_by("pk").values_list("pk", flat=True)[:count]
-    sent_at = timezone.now() - timedelta(minutes=minutes_ago) if status == "sent" else None
-    Delivery.objects.filter(pk__in=list(ids)).update(status=status, sent_at=sent_at, reason=reason)
+    """Do by hand what a worker does: claim `count` pending deliveries and record them as sent
+    (or failed), which also moves the campaign's counters that the progress bar reads."""
+    claimed = sending.claim(campaign.pk, count)
+    recorder = sending.Recorder(campaign.pk)
+    for delivery in claimed:
+        recorder.add(delivery, status, reason)
+    recorder.flush()
+    if minutes_ago:
+        sent_at = timezone.now() - timedelta(minutes=minutes_ago)
+        Delivery.objects.filter(pk__in=[d.pk for d in claimed], status="sent").update(sent_at=sent_at)
 
 
 def test_marketer_watches_progress_pauses_and_resumes(
