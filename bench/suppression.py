@@ -52,7 +52,6 @@ def fill_ledger(connection):
             """,
             [SUPPRESSIONS],
         )
-        cursor.execute(f"ANALYZE {Suppression._meta.db_table}")
 
 
 def median_ms(call, runs=50):

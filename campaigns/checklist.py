@@ -6,9 +6,7 @@ from dataclasses import dataclass, field
 
 from cms import checklist as content_checklist
 from cms.rendering import sender_settings
-from suppression import policy
-from suppression.models import Stream
-
+from .segments import deliverable
 from .targeting import recipients
 
 
@@ -26,11 +24,7 @@ class Checklist:
 def audience_counts(campaign):
     """(targeted, reachable after suppression), counted in the database."""
     targeted = recipients(campaign)
-    blocked = targeted.annotate(blocked_by=policy.blocking_channel("email_hash", Stream.PROMOTIONAL)).filter(
-        blocked_by__isnull=False
-    )
-    total = targeted.count()
-    return total, total - blocked.count()
+    return targeted.count(), deliverable(targeted).count()
 
 
 def check(campaign):
