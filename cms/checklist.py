@@ -2,7 +2,7 @@
 
 Pure checks on the page, its sender settings and its frozen rendering; each problem is
 a sentence a marketer can act on. campaigns.checklist adds the audience count and
-campaigns.sending enforces the result.
+campaigns.sending.lifecycle.schedule enforces the result.
 """
 
 import re

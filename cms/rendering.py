@@ -18,7 +18,7 @@ from django.template.loader import render_to_string
 from wagtail.models import Site
 
 from .merge import MergeTemplate
-from .models import SenderSettings
+from .models.sender import SenderSettings
 
 SAMPLE_CONTACT = {"first_name": "Alex", "last_name": "Sample", "email": "alex.sample@example.com"}
 PREVIEW_UNSUBSCRIBE_URL = "#unsubscribe-preview"
@@ -159,12 +159,6 @@ def block_preview_html(block, value, subject="Preview"):
 
 def catalogue_preview_html(item):
     """A catalogue item (possibly an unsaved draft) as its offer block inside the email layout."""
-    from .blocks import CourseOfferBlock, ProductOfferBlock
-    from .models import Course
-
-    if isinstance(item, Course):
-        block, value = CourseOfferBlock(), {"course": item, "sessions_shown": 3}
-    else:
-        block, value = ProductOfferBlock(), {"product": item}
+    block, value = item.offer_block()
     block.set_name("offer")
     return block_preview_html(block, block.normalize(value), subject=str(item))

@@ -1,52 +1,15 @@
-"""Email content: the offer email page, the catalogue snippets and the sender settings."""
+"""The catalogue: products and courses (snippets with drafts, revisions and previews)."""
 
-from django.core.validators import RegexValidator
 from django.db import models
 from django.http import HttpResponse
-from django.template.response import TemplateResponse
 from django.utils import timezone
 from modelcluster.fields import ParentalKey
 from modelcluster.models import ClusterableModel
-from wagtail.admin.panels import FieldPanel, FieldRowPanel, InlinePanel, MultiFieldPanel
-from wagtail.contrib.settings.models import BaseSiteSetting, register_setting
-from wagtail.fields import StreamField
-from wagtail.models import DraftStateMixin, Orderable, Page, PreviewableMixin, RevisionMixin
+from wagtail.admin.panels import FieldPanel, FieldRowPanel, InlinePanel
+from wagtail.models import DraftStateMixin, Orderable, PreviewableMixin, RevisionMixin
 from wagtail.search import index
 
-from .blocks import EmailBodyBlock
-
-HEX_COLOUR = RegexValidator(r"^#[0-9a-fA-F]{6}$", "Use a hex colour like #1d4ed8.")
-
-
-@register_setting(icon="mail")
-class SenderSettings(BaseSiteSetting):
-    """Who the mail is from, how it looks and the postal address every promotional message must show."""
-
-    company_name = models.CharField(max_length=255, default="Mailroom Demo Ltd")
-    postal_address = models.TextField(
-        blank=True, help_text="Required before any promotional send (CAN-SPAM)."
-    )
-    from_name = models.CharField(max_length=255, default="Mailroom Demo")
-    from_email = models.EmailField(default="offers@example.com")
-    reply_to = models.EmailField(blank=True)
-    brand_colour = models.CharField(
-        max_length=7, default="#1d4ed8", validators=[HEX_COLOUR], help_text="Buttons, prices and the header rule."
-    )
-    logo = models.ForeignKey(
-        "wagtailimages.Image", null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
-        help_text="Shown at the top of every email, 160 px wide.",
-    )
-
-    panels = [
-        MultiFieldPanel([FieldPanel("company_name"), FieldPanel("postal_address")], heading="Company"),
-        MultiFieldPanel(
-            [FieldPanel("from_name"), FieldPanel("from_email"), FieldPanel("reply_to")], heading="Sender"
-        ),
-        MultiFieldPanel([FieldPanel("brand_colour"), FieldPanel("logo")], heading="Brand"),
-    ]
-
-    class Meta:
-        verbose_name = "Sender settings"
+from cms.blocks import CourseOfferBlock, ProductOfferBlock
 
 
 class CatalogueItem(DraftStateMixin, RevisionMixin, PreviewableMixin, index.Indexed, models.Model):
@@ -64,9 +27,13 @@ class CatalogueItem(DraftStateMixin, RevisionMixin, PreviewableMixin, index.Inde
         abstract = True
 
     def serve_preview(self, request, mode_name):
-        from .rendering import catalogue_preview_html
+        from cms.rendering import catalogue_preview_html
 
         return HttpResponse(catalogue_preview_html(self))
+
+    def offer_block(self):
+        """The email block that offers this item, and its value (for previews)."""
+        raise NotImplementedError
 
 
 class Product(CatalogueItem):
@@ -93,6 +60,9 @@ class Product(CatalogueItem):
     def __str__(self):
         return self.name
 
+    def offer_block(self):
+        return ProductOfferBlock(), {"product": self}
+
 
 class Course(CatalogueItem, ClusterableModel):
     title = models.CharField(max_length=255)
@@ -116,6 +86,9 @@ class Course(CatalogueItem, ClusterableModel):
 
     def __str__(self):
         return self.title
+
+    def offer_block(self):
+        return CourseOfferBlock(), {"course": self, "sessions_shown": 3}
 
     def upcoming_sessions(self, now=None):
         """Sessions that have not started yet, soonest first; past ones never show."""
@@ -148,39 +121,3 @@ class CourseSession(Orderable):
 
     def __str__(self):
         return f"{self.course} — {self.starts_at:%Y-%m-%d}"
-
-
-class EmailPage(Page):
-    """One offer email, composed from blocks; campaigns send it."""
-
-    PREVIEW_MODES = [("desktop", "Email — desktop"), ("mobile", "Email — mobile"), ("text", "Plain text")]
-
-    subject = models.CharField(max_length=255, help_text="Merge fields like {first_name|there} work here.")
-    preheader = models.CharField(max_length=255, blank=True, help_text="The preview line most inboxes show.")
-    sender_name = models.CharField(
-        max_length=255, blank=True, help_text="Overrides the sender name from the sender settings for this email."
-    )
-    body = StreamField(EmailBodyBlock(), use_json_field=True)
-
-    content_panels = Page.content_panels + [
-        FieldPanel("subject"),
-        FieldPanel("preheader"),
-        FieldPanel("sender_name"),
-        FieldPanel("body"),
-    ]
-
-    @property
-    def preview_modes(self):
-        return self.PREVIEW_MODES
-
-    def serve_preview(self, request, mode_name):
-        from .rendering import preview_context
-
-        context = preview_context(self, mode_name or "desktop")
-        return TemplateResponse(request, "email/preview.html", {"request": request, **context})
-
-    def serve(self, request, *args, **kwargs):
-        # The page's public URL is a web version: merge fields show their fallbacks.
-        from .rendering import web_version_html
-
-        return HttpResponse(web_version_html(self))
