@@ -8,7 +8,7 @@ The `account` queue has its own worker (Procfile), so a campaign never delays it
 from celery import shared_task
 from django.core.mail import EmailMultiAlternatives, mailers
 
-from campaigns import ratelimit
+from campaigns.sending import ratelimit
 from suppression.models import Stream
 
 

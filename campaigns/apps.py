@@ -8,6 +8,6 @@ class CampaignsConfig(AppConfig):
     def ready(self):
         from anymail.signals import tracking
 
-        from .tracking import record_tracking_event
+        from campaigns.reports.tracking import record_tracking_event
 
         tracking.connect(record_tracking_event, dispatch_uid="campaigns.record_tracking_event")

@@ -1,13 +1,13 @@
 """The pre-send checklist for a campaign: the page's content checks (cms.checklist) plus
 who would actually receive it once suppression is applied. Shown on the send page and
-enforced by sending.schedule()."""
+enforced by sending.lifecycle.schedule()."""
 
 from dataclasses import dataclass, field
 
+from campaigns.audiences.segments import deliverable
+from campaigns.audiences.targeting import recipients
 from cms import checklist as content_checklist
 from cms.rendering import sender_settings
-from .segments import deliverable
-from .targeting import recipients
 
 
 @dataclass

@@ -221,7 +221,7 @@ class DeliveryEvent(models.Model):
 
 
 class Segment(ClusterableModel):
-    """A saved filter over contacts, evaluated when a campaign sends (campaigns.segments)."""
+    """A saved filter over contacts, evaluated when a campaign sends (campaigns.audiences.segments)."""
 
     class Match(models.TextChoices):
         ALL = "all", "All rules"
@@ -236,7 +236,7 @@ class Segment(ClusterableModel):
 
 
 class SegmentRule(models.Model):
-    """One condition of a segment; campaigns.segments turns it into a queryset filter."""
+    """One condition of a segment; campaigns.audiences.segments turns it into a queryset filter."""
 
     class Field(models.TextChoices):
         AUDIENCE = "audience", "Member of audience (name)"
@@ -273,7 +273,7 @@ class SegmentRule(models.Model):
 
 
 class ImportJob(models.Model):
-    """One uploaded file and what importing it did (campaigns.importing does the work)."""
+    """One uploaded file and what importing it did (campaigns.audiences.importing does the work)."""
 
     class Kind(models.TextChoices):
         CONTACTS = "contacts", "Contacts into an audience"

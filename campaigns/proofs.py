@@ -8,13 +8,13 @@ from types import SimpleNamespace
 
 from django.core.mail import mailers
 
+from campaigns.sending.builders import MessageBuilder
+from campaigns.sending.personalise import Personaliser
 from cms.rendering import SAMPLE_CONTACT, freeze
 from suppression.addresses import normalise_address
 from suppression.gateway import add_unsubscribe_headers, check_unsubscribe
 
-from .builders import MessageBuilder
 from .models import Contact
-from .personalise import Personaliser
 
 TEST_HEADER = "X-Mailroom-Test"
 

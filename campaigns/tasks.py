@@ -1,18 +1,20 @@
-"""Celery tasks: thin wrappers over campaigns.sending and campaigns.import_jobs, on the promotional queue."""
+"""Celery tasks: thin wrappers over campaigns.sending and campaigns.audiences.import_jobs, on the promotional queue."""
 
 from celery import shared_task
 from django.conf import settings
 
-from . import import_jobs, sending
+from campaigns.sending import lifecycle, pipeline
+
+from .audiences import import_jobs
 
 
 @shared_task
 def start_due_campaigns():
     """Beat job: start every scheduled campaign whose time has come (no long ETAs), and
     restart the batch chains of campaigns whose workers died."""
-    for campaign_id in sending.due_campaign_ids():
+    for campaign_id in lifecycle.due_campaign_ids():
         start_campaign.delay(campaign_id)
-    for campaign_id in sending.stalled_campaign_ids():
+    for campaign_id in lifecycle.stalled_campaign_ids():
         queue_chains(campaign_id)
 
 
@@ -23,13 +25,13 @@ def queue_chains(campaign_id):
 
 @shared_task
 def start_campaign(campaign_id):
-    if sending.begin(campaign_id):
+    if lifecycle.begin(campaign_id):
         queue_chains(campaign_id)
 
 
 @shared_task
 def resume_campaign(campaign_id):
-    if sending.resume(campaign_id):
+    if lifecycle.resume(campaign_id):
         queue_chains(campaign_id)
 
 
@@ -38,11 +40,17 @@ def resume_campaign(campaign_id):
 @shared_task(autoretry_for=(Exception,), retry_backoff=2, retry_backoff_max=60, max_retries=8)
 def send_batch(campaign_id):
     """Send one batch, then queue the next: a chain per worker slot, never a task per recipient."""
-    if sending.send_next_batch(campaign_id):
+    if pipeline.send_next_batch(campaign_id):
         send_batch.delay(campaign_id)
+
+
+def queue_import(job, *, dry_run):
+    """Queue an admin's (dry) run of an import job, unless one is already queued or running."""
+    if import_jobs.mark_queued(job, dry_run=dry_run):
+        run_import.delay(job.pk)
 
 
 @shared_task
 def run_import(job_id):
-    """An admin's import job (campaigns.import_jobs does the work)."""
+    """An admin's import job (campaigns.audiences.import_jobs does the work)."""
     import_jobs.run(job_id)

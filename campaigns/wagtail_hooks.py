@@ -1,12 +1,12 @@
-"""Wagtail admin: the campaigns viewset, and registration of the other campaigns viewsets."""
+"""Wagtail admin: registers the campaigns app's viewsets (the views live in campaigns/admin/)."""
 
 from wagtail import hooks
 
-from . import test_send_views  # noqa: F401  (registers the "Send a test" button and URL)
-from .campaign_admin import CampaignViewSet
-from .contact_admin import AudienceViewSet, ContactViewSet, SegmentViewSet
-from .import_admin import ImportViewSet
-from .privacy_views import PrivacyViewSet
+from campaigns.admin import proofs  # noqa: F401  (registers the "Send a test" button and URL)
+from campaigns.admin.campaigns import CampaignViewSet
+from campaigns.admin.contacts import AudienceViewSet, ContactViewSet, SegmentViewSet
+from campaigns.admin.imports import ImportViewSet
+from campaigns.admin.personal_data import PrivacyViewSet
 
 
 @hooks.register("register_admin_viewset")

@@ -90,19 +90,19 @@ def make_big_audience(name, count, domain="example.com"):
 
 def started_campaign(people):
     """A campaign to `people` (email, first name), frozen and snapshotted, ready to send."""
-    from campaigns import sending
+    from campaigns.sending import lifecycle
 
     campaign = make_campaign(make_page(), make_audience("Customers", people))
-    sending.schedule(campaign)
-    assert sending.begin(campaign.pk)
+    lifecycle.schedule(campaign)
+    assert lifecycle.begin(campaign.pk)
     return campaign
 
 
 def send_until_idle(campaign):
     """Work the campaign in this process, batch after batch, until nothing is claimable."""
-    from campaigns import sending
+    from campaigns.sending import pipeline
 
-    while sending.send_next_batch(campaign.pk):
+    while pipeline.send_next_batch(campaign.pk):
         pass
 
 
@@ -111,7 +111,7 @@ def import_csv(text, audience_name):
     import tempfile
     from pathlib import Path
 
-    from campaigns.importing import import_file
+    from campaigns.audiences.importing import import_file
 
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "contacts.csv"

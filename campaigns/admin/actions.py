@@ -1,5 +1,5 @@
 """Campaign lifecycle actions as the admin offers them: which actions a status allows, and what
-each does. Each action calls campaigns.sending and queues Celery work; none does
+each does. Each action calls campaigns.sending.lifecycle and queues Celery work; none does
 per-recipient work in the request."""
 
 from dataclasses import dataclass
@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from django.utils.formats import date_format
 from django.utils.timezone import localtime
 
-from . import sending
-from .models import Campaign
-from .tasks import queue_chains, start_campaign
+from campaigns.models import Campaign
+from campaigns.sending import lifecycle
+from campaigns.tasks import queue_chains, start_campaign
 
 Status = Campaign.Status
 
@@ -67,27 +67,27 @@ def available(campaign):
 
 
 def perform(action, campaign, user, when=None):
-    """Carry out `action`; returns the message for the user. Raises sending.CampaignStateError."""
+    """Carry out `action`; returns the message for the user. Raises lifecycle.CampaignStateError."""
     name = campaign.name
     if action is SEND_NOW:
-        sending.schedule(campaign)
+        lifecycle.schedule(campaign)
         start_campaign.delay(campaign.pk)
         return f"“{name}” is queued; workers start sending within seconds."
     if action is SCHEDULE:
-        sending.schedule(campaign, when)
+        lifecycle.schedule(campaign, when)
         return f"“{name}” is scheduled for {date_format(localtime(when), 'DATETIME_FORMAT')} ({when.tzinfo})."
     if action is PAUSE:
-        _require(sending.pause(campaign.pk, reason=f"Paused by {user.get_username()} in the admin"), action, campaign)
+        _require(lifecycle.pause(campaign.pk, reason=f"Paused by {user.get_username()} in the admin"), action, campaign)
         return f"“{name}” is paused."
     if action is RESUME:
-        _require(sending.resume(campaign.pk), action, campaign)
+        _require(lifecycle.resume(campaign.pk), action, campaign)
         queue_chains(campaign.pk)
         return f"“{name}” is sending again."
     if action is CANCEL:
-        _require(sending.cancel(campaign.pk), action, campaign)
+        _require(lifecycle.cancel(campaign.pk), action, campaign)
         return f"“{name}” is cancelled."
     if action is RETRY_FAILED:
-        retried = sending.retry_failed(campaign.pk)
+        retried = lifecycle.retry_failed(campaign.pk)
         _require(retried, action, campaign, "There are no failed deliveries to retry.")
         campaign.refresh_from_db()
         if campaign.status == Status.SENDING:
@@ -99,6 +99,6 @@ def perform(action, campaign, user, when=None):
 def _require(done, action, campaign, message=None):
     if not done:
         campaign.refresh_from_db()
-        raise sending.CampaignStateError(
+        raise lifecycle.CampaignStateError(
             message or f"{action.label}: not possible while “{campaign.name}” is {campaign.get_status_display().lower()}."
         )

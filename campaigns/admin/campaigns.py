@@ -21,12 +21,15 @@ from wagtail.admin.views.generic.permissions import PermissionCheckedMixin
 from wagtail.admin.viewsets.model import ModelViewSet
 from wagtail.admin.widgets import AdminDateTimeInput, Button, HeaderButton, ListingButton
 
+from campaigns import checklist
+from campaigns.models import Campaign, Contact, Delivery, DeliveryEvent
+from campaigns.reports import stats
+from campaigns.reports.charts import bar_chart
+from campaigns.sending import lifecycle
+from campaigns.web_version import web_version_url
 from suppression.models import Channel
 
-from . import admin_actions, checklist, sending, stats
-from .charts import bar_chart
-from .models import Campaign, Contact, Delivery, DeliveryEvent
-from .web_version import web_version_url
+from . import actions as admin_actions
 
 
 def action_url(action, campaign):
@@ -161,7 +164,7 @@ class CampaignActionView(PermissionCheckedMixin, WagtailAdminTemplateMixin, Form
             message = admin_actions.perform(
                 self.action, self.campaign, self.request.user, when=form.cleaned_data.get("when")
             )
-        except sending.CampaignStateError as error:
+        except lifecycle.CampaignStateError as error:
             messages.error(self.request, str(error))
         else:
             messages.success(self.request, message)

@@ -19,9 +19,10 @@ from wagtail.admin.views.generic import IndexView
 from wagtail.admin.viewsets.model import ModelViewSet
 from wagtail.admin.widgets import HeaderButton, ListingButton
 
-from . import exporting, segments
-from .admin_permissions import EXPORT, IMPORT, PermissionRequiredMixin
-from .models import Audience, Contact, Segment
+from campaigns.audiences import exporting, segments
+from campaigns.models import Audience, Contact, Segment
+
+from .permissions import EXPORT, IMPORT, PermissionRequiredMixin
 
 
 def members(audience):

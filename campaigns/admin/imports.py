@@ -11,12 +11,13 @@ from wagtail.admin.views.generic.base import WagtailAdminTemplateMixin
 from wagtail.admin.viewsets.base import ViewSet
 from wagtail.admin.widgets import HeaderButton
 
+from campaigns.audiences import import_jobs
+from campaigns.audiences.tables import ImportFileError
+from campaigns.models import Audience, ImportJob
+from campaigns.tasks import queue_import
 from suppression.models import Channel
 
-from . import import_jobs
-from .admin_permissions import IMPORT, PermissionRequiredMixin, menu_item_for
-from .models import Audience, ImportJob
-from .tables import ImportFileError
+from .permissions import IMPORT, PermissionRequiredMixin, menu_item_for
 
 
 class UploadForm(forms.Form):
@@ -122,7 +123,7 @@ class MappingView(ImportAdminView, TemplateView):
         except ImportFileError as error:
             return self.render_to_response(self.get_context_data(error=str(error)))
         job.save(update_fields=["mapping"])
-        import_jobs.queue(job, dry_run="dry_run" in request.POST)
+        queue_import(job, dry_run="dry_run" in request.POST)
         return redirect("imports:job", pk=job.pk)
 
 

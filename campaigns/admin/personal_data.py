@@ -13,7 +13,7 @@ from wagtail.admin.menu import MenuItem
 from wagtail.admin.views.generic.base import WagtailAdminTemplateMixin
 from wagtail.admin.viewsets.base import ViewSet
 
-from .privacy import erase_person, export_person
+from campaigns.privacy import erase_person, export_person
 
 PERMISSION = "suppression.manage_personal_data"
 

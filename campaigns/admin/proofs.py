@@ -1,5 +1,5 @@
 """Admin: "Send a test" for an email page (a header button on the page), reached also from
-the campaign send page. The work happens in campaigns.test_send."""
+the campaign send page. The work happens in campaigns.proofs."""
 
 from django import forms
 from django.contrib import messages
@@ -13,9 +13,8 @@ from wagtail import hooks
 from wagtail.admin.ui.menus.pages import PageMenuItem
 from wagtail.admin.views.generic.base import WagtailAdminTemplateMixin
 
+from campaigns.proofs import send_test
 from cms.models import EmailPage
-
-from .test_send import send_test
 
 MAX_TEST_ADDRESSES = 10
 

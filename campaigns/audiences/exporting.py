@@ -7,10 +7,9 @@ injection. Opt-outs of the postal and third-party channels are decided by suppre
 
 import csv
 
+from campaigns.models import Contact, ExportLog
 from suppression import policy
 from suppression.models import Channel
-
-from .models import Contact, ExportLog
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 CONTACT_COLUMNS = ["email", "first_name", "last_name", "company", "country", "language", "external_id", "tags",

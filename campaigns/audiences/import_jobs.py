@@ -1,4 +1,4 @@
-"""Import jobs: the admin's upload → mapping → (dry) run lifecycle around campaigns.importing.
+"""Import jobs: the admin's upload → mapping → (dry) run lifecycle around campaigns.audiences.importing.
 
 The Celery task and the admin views call these; the work itself is importing.import_file.
 """
@@ -9,8 +9,9 @@ from pathlib import Path
 from django.conf import settings
 from django.utils import timezone
 
+from campaigns.models import ImportJob
+
 from .importing import FIELDS, ImportFileError, default_report_path, import_file
-from .models import ImportJob
 from .tables import auto_mapping, header_key, open_table
 
 logger = logging.getLogger(__name__)
@@ -46,17 +47,16 @@ def mapping_from_choices(headers, choices):
     return mapping
 
 
-def queue(job, *, dry_run):
-    """Queue a (dry) run, unless one is already queued or running for this job."""
-    from .tasks import run_import
-
+def mark_queued(job, *, dry_run):
+    """Mark a (dry) run queued; False when one is already queued or running for this job.
+    The caller (campaigns.tasks.queue_import) then queues the Celery task."""
     if job.status in (ImportJob.Status.QUEUED, ImportJob.Status.RUNNING):
-        return
+        return False
     ImportJob.objects.filter(pk=job.pk).update(
         dry_run=dry_run, status=ImportJob.Status.QUEUED, rows_done=0, summary={}, error="",
         started_at=None, finished_at=None,
     )
-    run_import.delay(job.pk)
+    return True
 
 
 def run(job_id):

@@ -1,7 +1,7 @@
 """The contact import pipeline: clean each row, stage the good ones, merge them set-based.
 
-Rows stream from campaigns.tables through validation (duplicates inside the file are
-caught here) in chunks to campaigns.merging, which creates or updates contacts and joins
+Rows stream from campaigns.audiences.tables through validation (duplicates inside the file are
+caught here) in chunks to campaigns.audiences.merging, which creates or updates contacts and joins
 the audience set-based. Every row not imported goes to the error report with its line,
 raw cells and reason. A dry run counts exactly what would happen and writes nothing.
 
@@ -24,12 +24,12 @@ from django.db import connection, transaction
 from django.utils import timezone
 from email_validator import SPECIAL_USE_DOMAIN_NAMES, EmailNotValidError, validate_email
 
+from campaigns.models import Audience, Contact
 from suppression import policy
 from suppression.addresses import address_hash, address_key, normalise_address
 from suppression.models import Source
 
 from .exporting import neutralise
-from .models import Audience, Contact
 from .merging import CONTACT_COLUMNS, TEXT_FIELDS, Merger
 from .tables import ImportFileError, auto_mapping, open_table
 

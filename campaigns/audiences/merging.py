@@ -17,10 +17,9 @@ from concurrent.futures import ThreadPoolExecutor
 from django.db import connection
 from django.utils import timezone
 
+from campaigns.models import Contact, Membership
 from suppression import policy
 from suppression.models import Stream
-
-from .models import Contact, Membership
 
 TEXT_FIELDS = ["first_name", "last_name", "external_id", "company", "country", "language", "postal_address",
                "consent_basis", "consent_source"]

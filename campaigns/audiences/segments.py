@@ -13,10 +13,9 @@ from django.db import connection
 from django.db.models import Q
 from django.utils import timezone
 
+from campaigns.models import Contact, Delivery, DeliveryEvent, Membership, Segment, SegmentRule
 from suppression import policy
 from suppression.models import Stream
-
-from .models import Contact, Delivery, DeliveryEvent, Membership, Segment, SegmentRule
 
 Field, Op = SegmentRule.Field, SegmentRule.Operator
 TEXT_FIELDS = {Field.COUNTRY: "country", Field.LANGUAGE: "language", Field.COMPANY: "company"}

@@ -8,7 +8,8 @@ applied by the snapshot, not here.
 
 from django.db.models import Q
 
-from .models import Contact, Membership
+from campaigns.models import Contact, Membership
+
 from .segments import condition
 
 

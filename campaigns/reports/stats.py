@@ -7,11 +7,10 @@ from datetime import timedelta
 from django.db.models import Case, CharField, Count, F, Max, Min, Value, When
 from django.db.models.functions import TruncHour, TruncMinute
 
+from campaigns.audiences.targeting import recipients
+from campaigns.models import Campaign, Delivery, DeliveryEvent
 from suppression import policy
 from suppression.models import Channel
-
-from .models import Campaign, Delivery, DeliveryEvent
-from .targeting import recipients
 
 # A campaign that sent over more than this long is charted per hour, not per minute.
 MINUTE_CHART_SPAN = timedelta(hours=3)

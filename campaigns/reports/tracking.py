@@ -1,7 +1,7 @@
 """ESP tracking events (anymail's `tracking` signal) → DeliveryEvent rows for the campaign report.
 
 Every campaign message carries metadata {"campaign": id, "delivery": id}
-(campaigns.personalise); the ESP hands it back with each event. Suppression acts on the
+(campaigns.sending.personalise); the ESP hands it back with each event. Suppression acts on the
 same events separately (suppression/); here we only count them per campaign.
 """
 
@@ -10,7 +10,7 @@ import logging
 from anymail.signals import EventType
 from django.utils import timezone
 
-from .models import Delivery, DeliveryEvent
+from campaigns.models import Delivery, DeliveryEvent
 
 logger = logging.getLogger(__name__)
 

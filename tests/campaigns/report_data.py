@@ -4,8 +4,8 @@ from datetime import timedelta
 
 from django.utils import timezone
 
-from campaigns import sending
 from campaigns.models import Campaign, Delivery, DeliveryEvent
+from campaigns.sending import lifecycle
 from suppression import policy
 from suppression.models import Channel, Source
 from tests.factories import make_audience, make_campaign, make_page
@@ -14,8 +14,8 @@ PEOPLE = [(f"person{number}@example.com", f"Person{number}") for number in range
 
 
 def start(campaign):
-    sending.schedule(campaign)
-    assert sending.begin(campaign.pk)
+    lifecycle.schedule(campaign)
+    assert lifecycle.begin(campaign.pk)
     campaign.refresh_from_db()
     return campaign
 

@@ -11,7 +11,7 @@ from django.core.management import call_command
 from django.urls import reverse
 
 from campaigns.models import Contact, Delivery
-from campaigns.test_send import send_test
+from campaigns.proofs import send_test
 from suppression import policy
 from suppression.models import Channel, DroppedMessage, Source
 from tests.factories import make_page

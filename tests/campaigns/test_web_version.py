@@ -3,7 +3,7 @@
 import pytest
 from django.test import Client
 
-from campaigns import sending
+from campaigns.sending import snapshot
 from campaigns.web_version import web_version_url
 from tests.factories import make_audience, make_campaign, make_page
 
@@ -24,7 +24,7 @@ def test_web_version_shows_the_email_with_fallbacks(sender_settings):
 def test_web_version_shows_what_was_frozen_not_later_edits(sender_settings):
     page = make_page()
     campaign = make_campaign(page, make_audience("People", [("ada@example.com", "Ada")]))
-    sending.freeze(campaign)
+    snapshot.freeze(campaign)
     page.body = [("heading", "Edited after sending")]
     page.save()
     content = Client().get(web_version_url(campaign).removeprefix("https://mailroom.test")).content.decode()

@@ -6,8 +6,8 @@ from django.contrib.auth import get_user_model
 from django.urls import reverse
 
 from campaigns import checklist as campaign_checklist
-from campaigns import sending
 from campaigns.models import Campaign
+from campaigns.sending import lifecycle
 from cms import checklist
 from cms.rendering import FrozenEmail, freeze
 from suppression import policy
@@ -72,8 +72,8 @@ def test_checklist_blocks_a_send_without_a_postal_address(sender_settings):
     sender_settings.postal_address = ""
     sender_settings.save()
     campaign = make_campaign(make_page(), make_audience("People", [("ada@example.com", "Ada")]))
-    with pytest.raises(sending.CampaignStateError, match="postal address is missing"):
-        sending.schedule(campaign)
+    with pytest.raises(lifecycle.CampaignStateError, match="postal address is missing"):
+        lifecycle.schedule(campaign)
     campaign.refresh_from_db()
     assert campaign.status == Campaign.Status.DRAFT and campaign.scheduled_at is None
 
@@ -87,8 +87,8 @@ def test_audience_count_after_suppression(sender_settings):
     policy.record_opt_out("ada@example.com", Channel.UNDELIVERABLE, Source.BOUNCE)
     result = campaign_checklist.check(campaign)
     assert result.reachable == 0 and "No one to send to" in result.problems[0]
-    with pytest.raises(sending.CampaignStateError, match="No one to send to"):
-        sending.schedule(campaign)
+    with pytest.raises(lifecycle.CampaignStateError, match="No one to send to"):
+        lifecycle.schedule(campaign)
 
 
 def test_send_page_shows_the_checklist(client, sender_settings):

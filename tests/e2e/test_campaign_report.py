@@ -9,9 +9,9 @@ from django.contrib.auth.models import Group, Permission
 from django.utils import timezone
 from playwright.sync_api import expect
 
-from campaigns import sending
 from campaigns.management.commands.seed_demo import GROUP_PERMISSIONS
 from campaigns.models import Campaign, Delivery
+from campaigns.sending import claims, lifecycle, outcomes
 from suppression import policy
 from suppression.models import Channel, Source
 from tests.factories import make_audience, make_campaign, make_page
@@ -37,8 +37,8 @@ def marketer():
 def mark_pending(campaign, count, status="sent", minutes_ago=0, reason=""):
     """Do by hand what a worker does: claim `count` pending deliveries and record them as sent
     (or failed), which also moves the campaign's counters that the progress bar reads."""
-    claimed = sending.claim(campaign.pk, count)
-    recorder = sending.Recorder(campaign.pk)
+    claimed = claims.claim(campaign.pk, count)
+    recorder = outcomes.Recorder(campaign.pk)
     for delivery in claimed:
         recorder.add(delivery, status, reason)
     recorder.flush()
@@ -54,8 +54,8 @@ def test_marketer_watches_progress_pauses_and_resumes(
     marketer()
     policy.record_opt_out("reader19@example.com", Channel.EMAIL_MARKETING, Source.LINK)
     campaign = make_campaign(make_page(), make_audience("Readers", PEOPLE), name="Spring courses")
-    sending.schedule(campaign)
-    assert sending.begin(campaign.pk)  # sending, but no batch queued: the test sends by hand first
+    lifecycle.schedule(campaign)
+    assert lifecycle.begin(campaign.pk)  # sending, but no batch queued: the test sends by hand first
 
     page = browser_page
     page.goto(f"{live_server.url}/admin/login/")

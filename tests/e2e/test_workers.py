@@ -8,8 +8,8 @@ import pytest
 from django.core.management import call_command
 
 from accountmail.tasks import send_account_email
-from campaigns import sending
 from campaigns.models import Campaign, Delivery
+from campaigns.sending import lifecycle
 from campaigns.tasks import start_due_campaigns
 from tests.factories import make_big_audience, make_campaign, make_page
 
@@ -89,4 +89,4 @@ def test_account_mail_is_handed_off_within_2s_while_a_big_campaign_sends(start_w
     handed_off_after = time.monotonic() - queued_at
     print(f"\naccount mail handed off after {handed_off_after:.2f} s during a 50,000-recipient campaign")
     assert handed_off_after < 2.0
-    assert sending.cancel(campaign.pk)
+    assert lifecycle.cancel(campaign.pk)

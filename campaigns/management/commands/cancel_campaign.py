@@ -1,7 +1,7 @@
 """`cancel_campaign ID`: stop a campaign for good."""
 
-from campaigns import sending
 from campaigns.management.lifecycle import LifecycleCommand
+from campaigns.sending import lifecycle
 
 
 class Command(LifecycleCommand):
@@ -9,4 +9,4 @@ class Command(LifecycleCommand):
     done = "cancelled"
 
     def change(self, campaign_id):
-        return sending.cancel(campaign_id)
+        return lifecycle.cancel(campaign_id)

@@ -2,7 +2,7 @@
 
 from django.core.management.base import BaseCommand
 
-from campaigns import exporting
+from campaigns.audiences import exporting
 
 
 class Command(BaseCommand):

@@ -1,6 +1,6 @@
 """`export_third_party FILE`: CSV for affiliated companies, without sharing opt-outs (audited)."""
 
-from campaigns import exporting
+from campaigns.audiences import exporting
 
 from .export_postal import Command as ExportCommand
 

@@ -10,7 +10,7 @@ import sys
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
-from campaigns.importing import ImportFileError, default_report_path, import_file
+from campaigns.audiences.importing import ImportFileError, default_report_path, import_file
 
 
 class Command(BaseCommand):

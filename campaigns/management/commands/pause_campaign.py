@@ -1,7 +1,7 @@
 """`pause_campaign ID`: stop sending after the batches in flight; resumable."""
 
-from campaigns import sending
 from campaigns.management.lifecycle import LifecycleCommand
+from campaigns.sending import lifecycle
 
 
 class Command(LifecycleCommand):
@@ -9,4 +9,4 @@ class Command(LifecycleCommand):
     done = "paused"
 
     def change(self, campaign_id):
-        return sending.pause(campaign_id, reason="paused from the command line")
+        return lifecycle.pause(campaign_id, reason="paused from the command line")

@@ -5,7 +5,7 @@ import sys
 
 from django.core.management.base import BaseCommand, CommandError
 
-from campaigns.test_send import message_bytes
+from campaigns.proofs import message_bytes
 from cms.models import EmailPage
 
 

@@ -1,7 +1,7 @@
 """`resume_campaign ID`: continue a paused campaign."""
 
-from campaigns import sending
 from campaigns.management.lifecycle import LifecycleCommand
+from campaigns.sending import lifecycle
 from campaigns.tasks import queue_chains
 
 
@@ -10,7 +10,7 @@ class Command(LifecycleCommand):
     done = "resumed"
 
     def change(self, campaign_id):
-        if not sending.resume(campaign_id):
+        if not lifecycle.resume(campaign_id):
             return False
         queue_chains(campaign_id)
         return True

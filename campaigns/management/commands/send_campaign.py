@@ -5,8 +5,8 @@ from datetime import datetime
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from campaigns import sending
 from campaigns.models import Campaign
+from campaigns.sending import lifecycle
 from campaigns.tasks import start_campaign
 
 
@@ -28,8 +28,8 @@ class Command(BaseCommand):
             if timezone.is_naive(when):
                 raise CommandError("--at needs a timezone offset, e.g. +00:00.")
         try:
-            sending.schedule(campaign, when)
-        except sending.CampaignStateError as error:
+            lifecycle.schedule(campaign, when)
+        except lifecycle.CampaignStateError as error:
             raise CommandError(str(error)) from error
         if when is None:
             start_campaign.delay(campaign.pk)

@@ -11,9 +11,9 @@ from django.contrib.auth.models import Group, Permission
 from django.contrib.messages import get_messages
 from django.urls import reverse
 
-from campaigns import sending
 from campaigns.management.commands.seed_demo import GROUP_PERMISSIONS
 from campaigns.models import Campaign, Delivery
+from campaigns.sending import pipeline
 from tests.campaigns.report_data import PEOPLE, seeded_campaign, start
 from tests.factories import make_audience, make_campaign, make_page
 
@@ -132,7 +132,7 @@ def test_pause_then_cancel_from_the_report(client, marketer, campaign):
     assert response.status_code == 302 and response.url == url("inspect", campaign)
     campaign.refresh_from_db()
     assert campaign.status == Campaign.Status.PAUSED and "mia" in campaign.pause_reason
-    assert sending.send_next_batch(campaign.pk) == 0  # workers stop taking batches
+    assert pipeline.send_next_batch(campaign.pk) == 0  # workers stop taking batches
     assert "Paused: Paused by mia in the admin" in text(client.get(url("inspect", campaign)))
 
     assert "Cancel this campaign for good?" in text(client.get(url("cancel", campaign)))

@@ -5,7 +5,7 @@ import csv
 import pytest
 from django.core.management import call_command
 
-from campaigns.exporting import neutralise
+from campaigns.audiences.exporting import neutralise
 from campaigns.models import Contact, ExportLog
 from suppression import policy
 from suppression.models import Channel, Source

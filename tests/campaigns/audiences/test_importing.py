@@ -8,9 +8,9 @@ from django.core.management import CommandError, call_command
 from email_validator import EmailNotValidError, validate_email
 from openpyxl import Workbook
 
-from campaigns.importing import check_address, import_file
+from campaigns.audiences.importing import check_address, import_file
+from campaigns.audiences.tables import auto_mapping
 from campaigns.models import Audience, Contact
-from campaigns.tables import auto_mapping
 from suppression import policy
 from suppression.models import Channel, ConsentEvent, Source, Stream, Suppression
 

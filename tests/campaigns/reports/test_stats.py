@@ -7,8 +7,9 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from campaigns import sending, stats
 from campaigns.models import Campaign, Delivery
+from campaigns.reports import stats
+from campaigns.sending import lifecycle
 from tests.campaigns.report_data import PEOPLE, seeded_campaign, start
 from tests.factories import make_audience, make_campaign, make_page
 
@@ -77,22 +78,22 @@ def test_a_draft_reports_its_audience_size_before_the_snapshot(sender_settings):
 def test_retry_failed_requeues_failures_and_reopens_a_sent_campaign(campaign):
     Delivery.objects.filter(campaign=campaign, status="pending").update(status="sent")
     Campaign.objects.filter(pk=campaign.pk).update(status=Campaign.Status.SENT, failed_count=2)
-    assert sending.retry_failed(campaign.pk) == 2
+    assert lifecycle.retry_failed(campaign.pk) == 2
     campaign.refresh_from_db()
     assert campaign.status == Campaign.Status.SENDING and campaign.finished_at is None
     assert campaign.failed_count == 0  # the failure-rate guard no longer counts them
     retried = Delivery.objects.filter(campaign=campaign, contact__email__in=["person5@example.com", "person6@example.com"])
     assert set(retried.values_list("status", "reason")) == {("pending", "")}
-    assert sending.retry_failed(campaign.pk) == 0
+    assert lifecycle.retry_failed(campaign.pk) == 0
 
 
 def test_retry_failed_keeps_a_paused_campaign_paused_and_skips_cancelled(campaign):
-    assert sending.pause(campaign.pk)
-    assert sending.retry_failed(campaign.pk) == 2
+    assert lifecycle.pause(campaign.pk)
+    assert lifecycle.retry_failed(campaign.pk) == 2
     campaign.refresh_from_db()
     assert campaign.status == Campaign.Status.PAUSED
     other = start(make_campaign(make_page(title="Other"), make_audience("Other", PEOPLE[:2]), name="Other"))
     Delivery.objects.filter(campaign=other).update(status="failed")
-    assert sending.cancel(other.pk)
-    assert sending.retry_failed(other.pk) == 0
+    assert lifecycle.cancel(other.pk)
+    assert lifecycle.retry_failed(other.pk) == 0
     assert Delivery.objects.filter(campaign=other, status="failed").count() == 2

@@ -7,12 +7,12 @@ import json
 import pytest
 from anymail.signals import AnymailTrackingEvent, tracking
 
-from campaigns import stats
 from campaigns.models import Delivery, DeliveryEvent
+from campaigns.reports import stats
 from tests.campaigns.report_data import PEOPLE, start
 from tests.factories import make_audience, make_campaign, make_page
 
-pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.campaigns.webhook_urls")]
+pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.campaigns.reports.webhook_urls")]
 
 AUTH = "Basic " + base64.b64encode(b"hook:secret").decode()
 
@@ -34,7 +34,7 @@ def delivery_of(campaign, email):
 
 
 def metadata(delivery):
-    """What campaigns.personalise attaches to every message, as the ESP hands it back."""
+    """What campaigns.sending.personalise attaches to every message, as the ESP hands it back."""
     return {"campaign": str(delivery.campaign_id), "delivery": str(delivery.pk)}
 
 

@@ -6,8 +6,8 @@ import email.policy
 import pytest
 from django.utils import timezone
 
-from campaigns import sending
 from campaigns.models import Campaign, Delivery
+from campaigns.sending import lifecycle, pipeline
 from suppression.models import Channel, Suppression
 from tests.factories import make_audience, make_campaign, make_page, send_until_idle, started_campaign
 
@@ -100,16 +100,16 @@ def test_campaign_pauses_itself_when_too_many_fail(campaign, smtp_mailers, setti
 def test_pause_mid_batch_stops_after_the_chunk_and_resume_finishes(sender_settings, smtp_mailers, settings):
     settings.MAILROOM_CHUNK_SIZE = 1
     campaign = make_campaign(make_page(), make_audience("Customers", PEOPLE))
-    sending.schedule(campaign)
-    assert sending.begin(campaign.pk)
-    smtp_mailers.on_message = lambda: sending.pause(campaign.pk, reason="paused by a marketer")
+    lifecycle.schedule(campaign)
+    assert lifecycle.begin(campaign.pk)
+    smtp_mailers.on_message = lambda: lifecycle.pause(campaign.pk, reason="paused by a marketer")
     send_until_idle(campaign)
     assert len(smtp_mailers.messages) == 1
     campaign.refresh_from_db()
     assert campaign.status == Campaign.Status.PAUSED
     assert Delivery.objects.filter(campaign=campaign, status=Delivery.Status.PENDING).count() == 2
     smtp_mailers.on_message = None
-    assert sending.resume(campaign.pk)
+    assert lifecycle.resume(campaign.pk)
     send_until_idle(campaign)
     assert sorted(smtp_mailers.recipients()) == sorted(address for address, _ in PEOPLE)
     campaign.refresh_from_db()
@@ -118,7 +118,7 @@ def test_pause_mid_batch_stops_after_the_chunk_and_resume_finishes(sender_settin
 
 @pytest.mark.django_db
 def test_cancel_stops_sending_for_good(campaign, smtp_mailers):
-    assert sending.cancel(campaign.pk)
-    assert sending.send_next_batch(campaign.pk) == 0
+    assert lifecycle.cancel(campaign.pk)
+    assert pipeline.send_next_batch(campaign.pk) == 0
     assert smtp_mailers.messages == []
-    assert not sending.resume(campaign.pk)
+    assert not lifecycle.resume(campaign.pk)

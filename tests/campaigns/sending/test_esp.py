@@ -4,8 +4,8 @@ the batch path (a template per campaign, 500 recipients a call) and one call per
 import pytest
 from django.utils import timezone
 
-from campaigns import sending
 from campaigns.models import Campaign, Delivery
+from campaigns.sending import pipeline
 from suppression import policy
 from suppression.models import Channel, Source, Suppression
 from tests.factories import send_until_idle, started_campaign
@@ -54,7 +54,7 @@ def test_postmark_receives_personalised_messages_with_one_click_headers(campaign
 @pytest.mark.parametrize("status", [429, 500, 503])
 def test_transient_esp_errors_are_retried_then_sent(campaign, postmark_mailers, status):
     postmark_mailers.fail_next(status)  # the first API call fails
-    assert sending.send_next_batch(campaign.pk)
+    assert pipeline.send_next_batch(campaign.pk)
     retrying = list(Delivery.objects.filter(campaign=campaign, status=Delivery.Status.CLAIMED))
     assert retrying and all(d.claimed_until > timezone.now() for d in retrying)
     retried = {d.contact.email for d in retrying}
@@ -81,7 +81,7 @@ def test_permanent_esp_error_fails_with_the_reason(campaign, postmark_mailers):
 def test_template_registration_is_idempotent_across_workers(postmark_mailers, settings):
     from anymail.backends.postmark import EmailBackend
 
-    from campaigns import builders
+    from campaigns.sending import builders
 
     backend = EmailBackend(alias="t", api_url=postmark_mailers.api_url, server_token="t")
     template = {"Name": "n", "Subject": "s", "HtmlBody": "<p>{{{h0}}}</p>", "TextBody": "{{{t0}}}"}

@@ -3,8 +3,8 @@
 import email
 import email.policy
 
-from campaigns.mime import MimeSkeleton, PreparedEmail
-from campaigns.personalise import Personaliser, merge_values
+from campaigns.sending.mime import MimeSkeleton, PreparedEmail
+from campaigns.sending.personalise import Personaliser, merge_values
 from cms.rendering import FrozenEmail
 
 FROZEN = FrozenEmail(

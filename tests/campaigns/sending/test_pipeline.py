@@ -6,8 +6,8 @@ import email.policy
 import pytest
 from django.db import IntegrityError, connection, transaction
 
-from campaigns import sending
 from campaigns.models import Campaign, Delivery
+from campaigns.sending import claims, lifecycle, outcomes, pipeline, snapshot
 from suppression import policy
 from suppression.models import Channel, Source
 from tests.factories import make_audience, make_campaign, make_page
@@ -23,8 +23,8 @@ def campaign(sender_settings):
 
 
 def start(campaign):
-    sending.schedule(campaign)
-    assert sending.begin(campaign.pk)
+    lifecycle.schedule(campaign)
+    assert lifecycle.begin(campaign.pk)
     campaign.refresh_from_db()
 
 
@@ -42,11 +42,11 @@ def test_snapshot_marks_blocked_addresses_suppressed_with_reason(campaign, outbo
 
 def test_opt_out_during_sending_stops_the_next_message(campaign, outbox_dir):
     start(campaign)
-    assert sending.send_next_batch(campaign.pk, size=1) == 1
+    assert pipeline.send_next_batch(campaign.pk, size=1) == 1
     # The snapshot's row order is the planner's (DISTINCT may hash): opt out someone still pending.
     later = Delivery.objects.filter(campaign=campaign, status=Delivery.Status.PENDING).order_by("-pk")[0].contact.email
     policy.record_opt_out(later, Channel.EMAIL_MARKETING, Source.ONE_CLICK)
-    while sending.send_next_batch(campaign.pk, size=1):
+    while pipeline.send_next_batch(campaign.pk, size=1):
         pass
     assert statuses(campaign) == {email: "sent" for email, _ in PEOPLE} | {later: "suppressed"}
     assert len(list(outbox_dir.glob("*.eml"))) == 2
@@ -56,7 +56,7 @@ def test_opt_out_during_sending_stops_the_next_message(campaign, outbox_dir):
 
 def test_one_delivery_per_campaign_and_contact(campaign, outbox_dir):
     start(campaign)
-    sending.snapshot(campaign)  # a second snapshot adds nothing
+    snapshot.snapshot(campaign)  # a second snapshot adds nothing
     assert Delivery.objects.filter(campaign=campaign).count() == 3
     existing = Delivery.objects.filter(campaign=campaign).first()
     with pytest.raises(IntegrityError), transaction.atomic():
@@ -79,7 +79,7 @@ def test_a_delivery_whose_contact_vanished_after_the_snapshot_is_dropped(campaig
     with connection.cursor() as cursor:
         cursor.execute("DELETE FROM campaigns_membership WHERE contact_id = %s", [gone.contact_id])
         cursor.execute("DELETE FROM campaigns_contact WHERE id = %s", [gone.contact_id])
-    while sending.send_next_batch(campaign.pk, size=10):
+    while pipeline.send_next_batch(campaign.pk, size=10):
         pass
     campaign.refresh_from_db()
     assert statuses(campaign) == {"ada@example.com": "sent", "linus@example.com": "sent"}
@@ -90,13 +90,13 @@ def test_a_delivery_whose_contact_vanished_after_the_snapshot_is_dropped(campaig
 def test_counters_agree_with_the_deliveries_even_when_a_chunk_is_written_twice(campaign, outbox_dir):
     policy.record_opt_out("linus@example.com", Channel.EMAIL_MARKETING, Source.LINK)
     start(campaign)
-    claimed = sending.claim(campaign.pk, 10)
-    recorder = sending.Recorder(campaign.pk)
+    claimed = claims.claim(campaign.pk, 10)
+    recorder = outcomes.Recorder(campaign.pk)
     for delivery in claimed:
         recorder.add(delivery, Delivery.Status.SENT, message_id=f"id-{delivery.pk}")
     recorder.flush()
     # A worker taken for dead (its lease ran out) writes the same outcomes late.
-    late = sending.Recorder(campaign.pk)
+    late = outcomes.Recorder(campaign.pk)
     for delivery in claimed:
         late.add(delivery, Delivery.Status.FAILED, "timeout")
     late.flush()
@@ -106,9 +106,9 @@ def test_counters_agree_with_the_deliveries_even_when_a_chunk_is_written_twice(c
 
 
 def test_a_campaign_starts_once(campaign):
-    sending.schedule(campaign)
-    assert sending.begin(campaign.pk) is True
-    assert sending.begin(campaign.pk) is False
+    lifecycle.schedule(campaign)
+    assert lifecycle.begin(campaign.pk) is True
+    assert lifecycle.begin(campaign.pk) is False
 
 
 def test_page_edits_after_start_do_not_change_the_campaign(campaign, outbox_dir):
@@ -117,7 +117,7 @@ def test_page_edits_after_start_do_not_change_the_campaign(campaign, outbox_dir)
     page.subject = "Changed subject"
     page.body = [("heading", "Changed heading")]
     page.save()
-    while sending.send_next_batch(campaign.pk):
+    while pipeline.send_next_batch(campaign.pk):
         pass
     raw = next(outbox_dir.glob("*.eml")).read_bytes()
     message = email.message_from_bytes(raw, policy=email.policy.strict)
@@ -128,9 +128,9 @@ def test_page_edits_after_start_do_not_change_the_campaign(campaign, outbox_dir)
 def test_stale_claims_are_reclaimed(campaign, outbox_dir, settings):
     start(campaign)
     settings.MAILROOM_CLAIM_LEASE_SECONDS = -1  # the claim is born expired: its worker "died"
-    claimed = sending.claim(campaign.pk, 2)
+    claimed = claims.claim(campaign.pk, 2)
     assert len(claimed) == 2
-    assert sending.reclaim_stale(campaign.pk) == 2
+    assert claims.reclaim_stale(campaign.pk) == 2
     assert Delivery.objects.filter(campaign=campaign, status=Delivery.Status.PENDING).count() == 3
 
 
@@ -139,10 +139,10 @@ def test_beat_finds_only_campaigns_that_are_due(campaign):
 
     from django.utils import timezone
 
-    sending.schedule(campaign, timezone.now() + timedelta(hours=1))
-    assert sending.due_campaign_ids() == []
-    assert sending.begin(campaign.pk) is False  # not yet
-    assert sending.due_campaign_ids(now=timezone.now() + timedelta(hours=2)) == [campaign.pk]
+    lifecycle.schedule(campaign, timezone.now() + timedelta(hours=1))
+    assert lifecycle.due_campaign_ids() == []
+    assert lifecycle.begin(campaign.pk) is False  # not yet
+    assert lifecycle.due_campaign_ids(now=timezone.now() + timedelta(hours=2)) == [campaign.pk]
 
 
 def test_campaigns_idle_for_a_lease_count_as_stalled(campaign, settings):
@@ -151,9 +151,9 @@ def test_campaigns_idle_for_a_lease_count_as_stalled(campaign, settings):
     from django.utils import timezone
 
     start(campaign)
-    assert sending.stalled_campaign_ids() == []
+    assert lifecycle.stalled_campaign_ids() == []
     later = timezone.now() + timedelta(seconds=settings.MAILROOM_CLAIM_LEASE_SECONDS + 1)
-    assert sending.stalled_campaign_ids(now=later) == [campaign.pk]
+    assert lifecycle.stalled_campaign_ids(now=later) == [campaign.pk]
 
 
 def test_frozen_email_carries_utm_tags_and_the_web_version_link(campaign):

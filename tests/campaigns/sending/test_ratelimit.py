@@ -3,7 +3,7 @@
 import pytest
 import redis
 
-from campaigns import ratelimit
+from campaigns.sending import ratelimit
 
 
 @pytest.fixture

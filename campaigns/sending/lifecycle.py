@@ -1,0 +1,133 @@
+"""A campaign's lifecycle: schedule, start (freeze and snapshot), pause, resume, cancel, retry.
+
+Tasks, admin actions and commands call these; each is one guarded UPDATE (or one
+transaction), so two workers, beat and a click never move a campaign twice.
+"""
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F
+from django.db.models.functions import Greatest
+from django.utils import timezone
+
+from campaigns import checklist
+from campaigns.models import Campaign, Delivery
+
+from .snapshot import freeze, snapshot
+
+Status = Campaign.Status
+
+
+class CampaignStateError(Exception):
+    """A lifecycle change that the campaign's current status does not allow."""
+
+
+def schedule(campaign, when=None):
+    """Mark a draft (or re-time a scheduled) campaign to start at `when` (default: now).
+
+    Refused while the pre-send checklist (campaigns.checklist) reports problems.
+    """
+    problems = checklist.check(campaign).problems
+    if problems:
+        raise CampaignStateError("Not ready to send: " + " ".join(problems))
+    updated = Campaign.objects.filter(
+        pk=campaign.pk, status__in=[Status.DRAFT, Status.SCHEDULED]
+    ).update(status=Status.SCHEDULED, scheduled_at=when or timezone.now())
+    if not updated:
+        raise CampaignStateError(f"Campaign {campaign.pk} is {campaign.status}; only drafts can be scheduled.")
+    campaign.refresh_from_db()
+    return campaign
+
+
+def pause(campaign_id, reason=""):
+    """Stop a sending campaign after the batches in flight; resumable."""
+    return bool(
+        Campaign.objects.filter(pk=campaign_id, status=Status.SENDING).update(
+            status=Status.PAUSED, pause_reason=reason[:255]
+        )
+    )
+
+
+def resume(campaign_id):
+    """Back to sending; the caller queues batch chains again (tasks.resume_campaign)."""
+    return bool(
+        Campaign.objects.filter(pk=campaign_id, status=Status.PAUSED).update(
+            status=Status.SENDING, pause_reason="", last_activity_at=timezone.now()
+        )
+    )
+
+
+def cancel(campaign_id):
+    """Stop for good: nothing more is sent; deliveries not yet sent stay pending, unsent."""
+    return bool(
+        Campaign.objects.filter(
+            pk=campaign_id, status__in=[Status.DRAFT, Status.SCHEDULED, Status.SENDING, Status.PAUSED]
+        ).update(status=Status.CANCELLED, finished_at=timezone.now())
+    )
+
+
+def due_campaign_ids(now=None):
+    return list(
+        Campaign.objects.filter(status=Status.SCHEDULED, scheduled_at__lte=now or timezone.now()).values_list(
+            "pk", flat=True
+        )
+    )
+
+
+def stalled_campaign_ids(now=None):
+    """Sending campaigns nobody has worked on for a lease: their workers died; restart chains."""
+    quiet_since = (now or timezone.now()) - timedelta(seconds=settings.MAILROOM_CLAIM_LEASE_SECONDS)
+    return list(
+        Campaign.objects.filter(status=Status.SENDING, last_activity_at__lt=quiet_since).values_list("pk", flat=True)
+    )
+
+
+def begin(campaign_id):
+    """Freeze and snapshot a due campaign, then mark it sending. False if not ours to start.
+
+    One transaction: a crash leaves the campaign scheduled, never half-started, and
+    the row lock stops two workers (or beat and a click) starting it twice.
+    """
+    with transaction.atomic():
+        campaign = (
+            Campaign.objects.select_for_update()
+            .filter(pk=campaign_id, status=Status.SCHEDULED, scheduled_at__lte=timezone.now())
+            .first()
+        )
+        if campaign is None:
+            return False
+        freeze(campaign)
+        snapshot(campaign)
+        campaign.status = Status.SENDING
+        campaign.started_at = campaign.last_activity_at = timezone.now()
+        campaign.save(update_fields=["status", "started_at", "last_activity_at"])
+    return True
+
+
+def retry_failed(campaign_id):
+    """Failed deliveries go back to pending; a sent campaign goes back to sending.
+
+    Returns how many deliveries will be retried. A paused campaign keeps them for its
+    resume; the caller queues batch chains when the campaign is sending.
+    """
+    with transaction.atomic():
+        campaign = (
+            Campaign.objects.select_for_update()
+            .filter(pk=campaign_id, status__in=[Status.SENDING, Status.PAUSED, Status.SENT])
+            .first()
+        )
+        if campaign is None:
+            return 0
+        retried = Delivery.objects.filter(campaign_id=campaign_id, status=Delivery.Status.FAILED).update(
+            status=Delivery.Status.PENDING, reason="", claimed_until=None
+        )
+        if not retried:
+            return 0
+        # The failure-rate guard reads failed_count: retried deliveries are no longer failures.
+        reopened = {"status": Status.SENDING, "finished_at": None} if campaign.status == Status.SENT else {}
+        Campaign.objects.filter(pk=campaign_id).update(
+            failed_count=Greatest(F("failed_count") - retried, 0), last_activity_at=timezone.now(), **reopened
+        )
+    return retried

@@ -1,0 +1,110 @@
+"""What became of each delivery, written per chunk in one set-based UPDATE together with
+the campaign's counters (which the progress bar reads)."""
+
+from collections import Counter
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from campaigns.models import Campaign, Delivery
+from suppression import policy
+from suppression.models import Channel, Source
+
+from . import delivery_errors
+
+
+def write_outcomes(rows, now):
+    """Set status, reason, ESP id and lease for many deliveries in one UPDATE … FROM (VALUES …);
+    return how many rows each status was written to.
+
+    rows: (pk, status, reason, esp_message_id, claimed_until). Django's bulk_update builds a
+    CASE per field per row and cost more than the sending itself. A delivery that already
+    has an outcome keeps it: a chunk repeated after its lease ran out (a slow worker taken
+    for dead) is then neither rewritten nor counted twice in the campaign's counters.
+    """
+    if not rows:
+        return Counter()
+    table = Delivery._meta.db_table
+    adapt = connection.ops.adapt_datetimefield_value
+    params = [adapt(now)]
+    for pk, status, reason, message_id, claimed_until in rows:
+        params += [pk, status, reason, message_id, adapt(claimed_until)]
+    values = ", ".join(["(%s, %s, %s, %s, %s)"] * len(rows))
+    # An all-NULL column has no type on PostgreSQL; SQLite would turn a cast value into a number.
+    lease = "CAST(v.column5 AS timestamptz)" if connection.vendor == "postgresql" else "v.column5"
+    # VALUES columns are column1…column5 on both PostgreSQL and SQLite.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            UPDATE {table} SET
+                status = v.column2, reason = v.column3, esp_message_id = v.column4,
+                claimed_until = {lease}, attempts = {table}.attempts + 1,
+                sent_at = CASE WHEN v.column2 = 'sent' THEN %s ELSE {table}.sent_at END
+            FROM (VALUES {values}) AS v
+            WHERE {table}.id = v.column1 AND {table}.status IN (%s, %s)
+            RETURNING {table}.status
+            """,
+            [*params, Delivery.Status.PENDING, Delivery.Status.CLAIMED],
+        )
+        return Counter(status for (status,) in cursor.fetchall())
+
+
+class Recorder:
+    """Collects what became of each delivery and writes it in one set-based UPDATE."""
+
+    def __init__(self, campaign_id):
+        self.campaign_id = campaign_id
+        self.rows = []
+        self.last_error = ""
+
+    def add(self, delivery, status, reason="", message_id="", claimed_until=None):
+        self.rows.append((delivery.pk, status, reason[:255], message_id, claimed_until))
+
+    def outcome(self, delivery, outcome):
+        if outcome.dropped:
+            self.add(delivery, Delivery.Status.SUPPRESSED, next(iter(outcome.dropped.values())))
+        elif outcome.sent:
+            self.add(delivery, Delivery.Status.SENT, message_id=outcome.message_id)
+        else:
+            self.error(delivery, outcome)
+
+    def error(self, delivery, outcome):
+        self.last_error = outcome.error
+        kind = delivery_errors.classify(outcome.exception)
+        if kind == delivery_errors.TRANSIENT and delivery.attempts + 1 < settings.MAILROOM_MAX_ATTEMPTS:
+            # Left claimed with a short lease: reclaim_stale hands it out again after the backoff.
+            backoff = timedelta(seconds=min(300, 2 ** (delivery.attempts + 1)))
+            self.add(delivery, Delivery.Status.CLAIMED, outcome.error, claimed_until=timezone.now() + backoff)
+            return
+        reason = outcome.error
+        if kind == delivery_errors.TRANSIENT:
+            reason = f"gave up after {delivery.attempts + 1} attempts: {outcome.error}"
+        elif kind == delivery_errors.MAILBOX:
+            policy.record_opt_out(
+                delivery.contact.email, Channel.UNDELIVERABLE, Source.BOUNCE,
+                reason=outcome.error[:255], actor="send engine", campaign_id=self.campaign_id,
+            )
+        self.add(delivery, Delivery.Status.FAILED, reason)
+
+    def flush(self, still_claimed=()):
+        """Write the outcomes so far; extend the lease of the batch's rows not yet sent."""
+        now = timezone.now()
+        # One transaction, so the campaign's counters always agree with its deliveries: the
+        # progress bar reads the counters instead of counting a million rows every 2 s.
+        with transaction.atomic():
+            written = write_outcomes(self.rows, now)
+            if still_claimed:
+                lease = now + timedelta(seconds=settings.MAILROOM_CLAIM_LEASE_SECONDS)
+                Delivery.objects.filter(
+                    pk__in=[d.pk for d in still_claimed], status=Delivery.Status.CLAIMED
+                ).update(claimed_until=lease)
+            Campaign.objects.filter(pk=self.campaign_id).update(
+                sent_count=F("sent_count") + written[Delivery.Status.SENT],
+                failed_count=F("failed_count") + written[Delivery.Status.FAILED],
+                suppressed_count=F("suppressed_count") + written[Delivery.Status.SUPPRESSED],
+                last_activity_at=now,
+            )
+        self.rows = []
