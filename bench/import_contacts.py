@@ -46,10 +46,13 @@ def copy_baseline(url, path):
     with psycopg.connect(url) as conn:
         conn.execute("CREATE TABLE plain_copy (email text, first text, last text, company text, country text)")
         started = time.monotonic()
-        with conn.cursor() as cursor, open(path, "rb") as handle:
-            with cursor.copy("COPY plain_copy FROM STDIN (FORMAT csv, HEADER true)") as copy:
-                while chunk := handle.read(1 << 20):
-                    copy.write(chunk)
+        with (
+            conn.cursor() as cursor,
+            open(path, "rb") as handle,
+            cursor.copy("COPY plain_copy FROM STDIN (FORMAT csv, HEADER true)") as copy,
+        ):
+            while chunk := handle.read(1 << 20):
+                copy.write(chunk)
         conn.commit()
         return time.monotonic() - started
 

@@ -7,6 +7,7 @@ broker. worker_peak_rss_mb at 10,000 and 100,000 recipients; snapshot_1m_s again
 plain INSERT … SELECT of the same rows.
 """
 
+import io
 import json
 import os
 import tempfile
@@ -74,7 +75,7 @@ def run_campaign(audience, env):
     logs = Path(tempfile.mkdtemp(prefix="mailroom-bench-"))
     workers = [Worker(worker_env, "promotional", logs / f"worker{n}.log", concurrency=1) for n in range(2)]
     try:
-        call_command("send_campaign", str(campaign.pk), stdout=open(os.devnull, "w"))
+        call_command("send_campaign", str(campaign.pk), stdout=io.StringIO())
         deadline = time.monotonic() + CAMPAIGN_TIMEOUT
         while True:
             if time.monotonic() > deadline:

@@ -46,7 +46,7 @@ def send_test(page, addresses):
     with mailers["promotional"] as gateway:
         outcomes = gateway.send_batch(messages)
     results = {}
-    for address, outcome in zip(addresses, outcomes):
+    for address, outcome in zip(addresses, outcomes, strict=True):
         if outcome.dropped:
             results[address] = "not sent: " + ", ".join(outcome.dropped.values()).replace("_", " ")
         elif outcome.sent:

@@ -76,12 +76,10 @@ def _broken_rich_text_links(source):
     for tag in _LINK_TAG.findall(source):
         attributes = dict(_ATTRIBUTE.findall(tag))
         link_type, target = attributes.get("linktype"), attributes.get("id", "")
-        if link_type == "page":
-            if not Page.objects.filter(pk=_int(target), live=True).exists():
-                found.append(f"A link points to a page that is deleted or unpublished (id {target}).")
-        elif link_type == "document":
-            if not get_document_model().objects.filter(pk=_int(target)).exists():
-                found.append(f"A link points to a document that was deleted (id {target}).")
+        if link_type == "page" and not Page.objects.filter(pk=_int(target), live=True).exists():
+            found.append(f"A link points to a page that is deleted or unpublished (id {target}).")
+        elif link_type == "document" and not get_document_model().objects.filter(pk=_int(target)).exists():
+            found.append(f"A link points to a document that was deleted (id {target}).")
     return found
 
 

@@ -1,5 +1,6 @@
 """Email address normalisation and the keyed hash that identifies a person in the ledger."""
 
+import contextlib
 import functools
 import hashlib
 import hmac
@@ -15,10 +16,8 @@ def normalise_address(raw):
         return address
     domain = domain.strip().lower()
     if not domain.isascii():  # the IDNA codec returns an ASCII domain unchanged; skip its cost
-        try:
+        with contextlib.suppress(UnicodeError):  # validation reports it; normalising never raises
             domain = domain.encode("idna").decode("ascii")
-        except UnicodeError:
-            pass  # validation reports it; normalising never raises
     return f"{local}@{domain}"
 
 

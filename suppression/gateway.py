@@ -136,7 +136,7 @@ class GatewayBackend(BaseEmailBackend):
             if id(message) in admitted:
                 try:
                     outcome.sent = bool(self.backend.send_messages([message]))
-                except Exception as error:  # the real backend's errors vary by ESP
+                except Exception as error:  # noqa: BLE001 (the real backend's errors vary by ESP)
                     outcome.error = f"{type(error).__name__}: {error}"[:255]
                     outcome.exception = error
                     self.backend.close()  # a broken connection must not fail the rest
@@ -154,7 +154,7 @@ class GatewayBackend(BaseEmailBackend):
     def _admit(self, messages):
         """Classify, enforce the unsubscribe rules, drop blocked recipients; return what may go."""
         streams = [self._classify(message) for message in messages]
-        for message, stream in zip(messages, streams):
+        for message, stream in zip(messages, streams, strict=True):
             if stream == Stream.PROMOTIONAL:
                 url = getattr(message, "unsubscribe_url", None)
                 if url:
@@ -162,7 +162,7 @@ class GatewayBackend(BaseEmailBackend):
                 check_unsubscribe(message)
         admitted = []
         for stream in set(streams):
-            batch = [m for m, s in zip(messages, streams) if s == stream]
+            batch = [m for m, s in zip(messages, streams, strict=True) if s == stream]
             admitted += self._drop_blocked(batch, stream)
         return admitted
 

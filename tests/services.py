@@ -89,7 +89,7 @@ class Worker:
 
     def __init__(self, env, queues, log_path, concurrency=2):
         self.log_path = log_path
-        self.log = open(log_path, "wb")
+        self.log = open(log_path, "wb")  # noqa: SIM115 (open while the process runs; closed by stop())
         self.process = subprocess.Popen(
             [sys.executable, "-m", "celery", "-A", "config", "worker", "-P", "prefork", "-c", str(concurrency),
              "-Q", queues, "-n", f"{queues}-{log_path.stem}@%h",

@@ -75,7 +75,7 @@ class ErrorReport:
             return
         if self.writer is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self.handle = open(self.path, "w", newline="", encoding="utf-8-sig")
+            self.handle = open(self.path, "w", newline="", encoding="utf-8-sig")  # noqa: SIM115 (closed by close())
             self.writer = csv.writer(self.handle)
             self.writer.writerow(["line", "raw row", "reason"])
         self.writer.writerow([line, neutralise(csv_line(cells)), reason])

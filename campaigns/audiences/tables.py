@@ -10,9 +10,9 @@ import csv
 import datetime
 import io
 import re
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Iterator
 
 SAMPLE_BYTES = 64 * 1024
 DELIMITERS = ",;\t|"

@@ -82,7 +82,7 @@ class TemplateSlots:
                 continue
             variable = f"{prefix}{len(self.slots)}"
             self.slots.append((variable, part[0], part[1]))
-            out.append("{{{%s}}}" % variable)
+            out.append("{{{" + variable + "}}}")
         self.template = "".join(out)
         self.escape = escape_values
 

@@ -59,7 +59,7 @@ def deliver(campaign, deliveries):
                 release(to_send[start:])  # paused or cancelled since the batch began
                 return
             ratelimit.acquire(Stream.PROMOTIONAL, len(chunk))
-            for delivery, outcome in zip(chunk, builder.send(gateway, chunk)):
+            for delivery, outcome in zip(chunk, builder.send(gateway, chunk), strict=True):
                 recorder.outcome(delivery, outcome)
             last_error = recorder.last_error
             recorder.flush(still_claimed=rest)

@@ -1,6 +1,6 @@
 """Local development: the embedded default with debug on and a throwaway secret."""
 
-from .base import *  # noqa: F403
+from .base import *
 from .base import env
 
 DEBUG = True

@@ -9,8 +9,8 @@ import tempfile
 
 os.environ.setdefault("MAILROOM_VAR_DIR", tempfile.mkdtemp(prefix="mailroom-test-"))
 
-from .base import *  # noqa: E402, F403
-from .base import env  # noqa: E402
+from .base import *
+from .base import env
 
 SECRET_KEY = env("SECRET_KEY", "test-only-not-secret-mailroom")
 MAILROOM_HASH_KEY = env("MAILROOM_HASH_KEY", SECRET_KEY)

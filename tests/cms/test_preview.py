@@ -1,5 +1,7 @@
 """Admin previews: the three email modes for a Marketer, catalogue previews, the web version."""
 
+import io
+
 import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
@@ -14,7 +16,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def demo(db, tmp_path, settings):
     settings.VAR_DIR = tmp_path
-    call_command("seed_demo", password="demo-password-1", stdout=open("/dev/null", "w"))
+    call_command("seed_demo", password="demo-password-1", stdout=io.StringIO())
     return EmailPage.objects.get(slug="winter-offers")
 
 

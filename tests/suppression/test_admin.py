@@ -1,6 +1,8 @@
 """Staff in the Wagtail admin: record an opt-out by address in two clicks; the list with
 search, filters and CSV export (Admins, formula-safe); lifting needs Admins and a reason."""
 
+import io
+
 import pytest
 from django.contrib.auth.models import Group
 from django.core.management import call_command
@@ -15,7 +17,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def staff(django_user_model):
-    call_command("seed_demo", "--password", "demo-password-1", stdout=open("/dev/null", "w"))
+    call_command("seed_demo", "--password", "demo-password-1", stdout=io.StringIO())
     Suppression.objects.all().delete()  # the demo's own opt-outs
     clients = {}
     for name in ("Marketers", "Admins"):

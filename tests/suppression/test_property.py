@@ -10,7 +10,7 @@ mailers (the gateway writing .eml files).
 import email
 import json
 import tempfile
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from itertools import count
 from pathlib import Path
 from urllib.parse import urlparse
@@ -24,10 +24,10 @@ from hypothesis import strategies as st
 
 from campaigns.models import Contact
 from campaigns.privacy import erase_person
-from tests.factories import import_csv
 from config.settings.base import gateway_mailer
 from suppression.addresses import address_key
 from suppression.tokens import unsubscribe_url
+from tests.factories import import_csv
 
 PEOPLE = ["ada@example.com", "bob@example.com", "cy@example.org"]
 SECRET = "hook:secret"
@@ -68,7 +68,7 @@ def postmark(record_type, bounce_type, address):
         "RecordType": record_type, "ID": next(event_ids), "Type": bounce_type, "TypeCode": 1, "ServerID": 23,
         "MessageID": "2706ee8a-737c-4285-b032-ccd317af53ed", "Description": "", "Details": "smtp;550 5.1.1",
         "Email": address.strip(), "From": "offers@example.com", "Inactive": True, "CanActivate": True,
-        "BouncedAt": datetime.now(timezone.utc).isoformat(), "Subject": "Offers",
+        "BouncedAt": datetime.now(UTC).isoformat(), "Subject": "Offers",
     }
     response = Client().post("/webhooks/anymail/postmark/tracking/", json.dumps(payload), content_type="application/json", **AUTH)
     assert response.status_code == 200
