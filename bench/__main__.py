@@ -7,7 +7,12 @@ import importlib
 import os
 import sys
 
-MODULES = ["bench.import_contacts", "bench.render_email", "bench.sending", "bench.suppression"]  # each has run(), prints JSON lines
+MODULES = [
+    "bench.import_contacts",
+    "bench.render_email",
+    "bench.sending",
+    "bench.suppression",
+]  # each has run(), prints JSON lines
 
 
 def main():

@@ -43,7 +43,9 @@ def seed_audience(name, count):
         with cursor.copy(f"COPY {Contact._meta.db_table} ({columns}) FROM STDIN") as copy:
             for n in range(count):
                 email = f"p{n}@{domain}"
-                copy.write_row((email, address_hash(email), f"P{n}", "Bench", "", "", "", "", "", "[]", "{}", "", "", "now", "now"))
+                copy.write_row(
+                    (email, address_hash(email), f"P{n}", "Bench", "", "", "", "", "", "[]", "{}", "", "", "now", "now")
+                )
         cursor.execute(
             f"INSERT INTO {Membership._meta.db_table} (audience_id, contact_id, added_at) "
             f"SELECT %s, id, now() FROM {Contact._meta.db_table} WHERE email LIKE %s",

@@ -69,9 +69,18 @@ def run():
             baseline_seconds = copy_baseline(url, path)
             started = time.monotonic()
             process = subprocess.Popen(
-                [*manage, "import_contacts", str(path), "--audience", "Bench",
-                 "--error-report", str(Path(folder) / "rejected.csv")],
-                env=env, cwd=ROOT, stdout=subprocess.PIPE,
+                [
+                    *manage,
+                    "import_contacts",
+                    str(path),
+                    "--audience",
+                    "Bench",
+                    "--error-report",
+                    str(Path(folder) / "rejected.csv"),
+                ],
+                env=env,
+                cwd=ROOT,
+                stdout=subprocess.PIPE,
             )
             _, status, usage = os.wait4(process.pid, 0)
             seconds = time.monotonic() - started
@@ -80,8 +89,13 @@ def run():
             if process.returncode:
                 raise SystemExit(f"import_contacts failed ({process.returncode}): {output}")
         emit(
-            "import", ROWS / seconds, "rows/s", ROWS / baseline_seconds,
-            peak_rss_mb=round(usage.ru_maxrss / 1024, 1), rows=ROWS, seconds=round(seconds, 2),
+            "import",
+            ROWS / seconds,
+            "rows/s",
+            ROWS / baseline_seconds,
+            peak_rss_mb=round(usage.ru_maxrss / 1024, 1),
+            rows=ROWS,
+            seconds=round(seconds, 2),
             summary=output.strip().splitlines()[-1],
         )
     finally:

@@ -44,7 +44,13 @@ def run():
         layout_ms, _ = timed(lambda: render_email_html(EmailPage.objects.get(pk=page.pk), sender))
         freeze_ms, frozen = timed(lambda: freeze(EmailPage.objects.get(pk=page.pk)))
         emit("freeze_demo_email", freeze_ms, "ms", layout_ms, baseline_is="layout render without inlining")
-        emit("demo_email_html_size", len(frozen.html.encode()) / 1024, "KB", GMAIL_CLIP_BYTES / 1024,
-             baseline_is="Gmail clip", text_kb=round(len(frozen.text.encode()) / 1024, 1))
+        emit(
+            "demo_email_html_size",
+            len(frozen.html.encode()) / 1024,
+            "KB",
+            GMAIL_CLIP_BYTES / 1024,
+            baseline_is="Gmail clip",
+            text_kb=round(len(frozen.text.encode()) / 1024, 1),
+        )
     finally:
         connection.creation.destroy_test_db(old_name, verbosity=0)

@@ -160,8 +160,15 @@ def run():
         rate, base, rss_big = bench_esp(postmark, big, batch=True)
         emit("send_esp_batch", rate, "recipients/s", base, recipients=RECIPIENTS, goal=10_000)
         _, _, rss_small = bench_esp(postmark, small, batch=True)
-        emit("worker_peak_rss_mb", rss_big, "MB", rss_small, at_100k_mb=rss_big,
-             at_10k_mb=rss_small, goal="under 250 and flat")
+        emit(
+            "worker_peak_rss_mb",
+            rss_big,
+            "MB",
+            rss_small,
+            at_100k_mb=rss_big,
+            at_10k_mb=rss_small,
+            goal="under 250 and flat",
+        )
         rate, base, _ = bench_esp(postmark, big, batch=False)
         emit("send_esp_single", rate, "messages/s", base, recipients=RECIPIENTS, goal=2_000)
     finally:
@@ -186,7 +193,9 @@ def bench_snapshot():
     campaign = make_campaign(audience)
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE")
-        cursor.execute("CREATE TABLE bench_plain (campaign_id bigint, contact_id bigint, email_hash varchar(64), status varchar(16))")
+        cursor.execute(
+            "CREATE TABLE bench_plain (campaign_id bigint, contact_id bigint, email_hash varchar(64), status varchar(16))"
+        )
         started = time.perf_counter()
         cursor.execute(
             f"INSERT INTO bench_plain SELECT %s, c.id, c.email_hash, 'pending' FROM {Contact._meta.db_table} c "

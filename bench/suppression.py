@@ -95,9 +95,15 @@ def bench_blocked_query():
 
     baseline, _ = median_ms(primary_keys)
     emit(
-        "blocked_query_ms", value, "ms", baseline,
-        p99_ms=round(percentile(timings, 0.99), 3), with_hashing_ms=round(with_hashing, 3),
-        batch=BATCH, suppressions=Suppression.objects.count(), goal_ms=5.0,
+        "blocked_query_ms",
+        value,
+        "ms",
+        baseline,
+        p99_ms=round(percentile(timings, 0.99), 3),
+        with_hashing_ms=round(with_hashing, 3),
+        batch=BATCH,
+        suppressions=Suppression.objects.count(),
+        goal_ms=5.0,
         baseline_is="1,000 primary-key lookups in one query",
     )
 
@@ -147,9 +153,22 @@ def bench_unsubscribe():
         "LOG_LEVEL": "WARNING",
     }
     server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "config.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", str(WORKERS),
-         "--backlog", "2048", "--log-level", "warning"],
-        cwd=ROOT, env=env,
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "config.wsgi",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            str(WORKERS),
+            "--backlog",
+            "2048",
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env=env,
     )
     try:
         wait_for_port(port)
@@ -162,11 +181,19 @@ def bench_unsubscribe():
         server.wait(timeout=30)
     assert ConsentEvent.objects.filter(source="one_click").count() == UNSUBSCRIBES + 400
     emit(
-        "unsubscribe_p99_ms", percentile(latencies, 0.99), "ms", percentile(health, 0.99),
-        p50_ms=round(statistics.median(latencies), 3), requests_per_s=round(per_second, 1),
-        baseline_p50_ms=round(statistics.median(health), 3), baseline_requests_per_s=round(health_per_second, 1),
+        "unsubscribe_p99_ms",
+        percentile(latencies, 0.99),
+        "ms",
+        percentile(health, 0.99),
+        p50_ms=round(statistics.median(latencies), 3),
+        requests_per_s=round(per_second, 1),
+        baseline_p50_ms=round(statistics.median(health), 3),
+        baseline_requests_per_s=round(health_per_second, 1),
         goal_ms=50.0,
-        workers=WORKERS, concurrency=CONCURRENCY, requests=len(latencies), cpus=os.cpu_count(),
+        workers=WORKERS,
+        concurrency=CONCURRENCY,
+        requests=len(latencies),
+        cpus=os.cpu_count(),
         baseline_is="p99 of the health check (one SELECT 1) under the same server and load",
     )
 

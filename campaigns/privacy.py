@@ -13,8 +13,21 @@ from suppression.addresses import address_hash, normalise_address
 from .models import Contact, Delivery, Membership
 
 CONTACT_FIELDS = [
-    "email", "first_name", "last_name", "external_id", "company", "country", "language", "postal_address",
-    "tags", "attributes", "consent_basis", "consent_date", "consent_source", "created_at", "updated_at",
+    "email",
+    "first_name",
+    "last_name",
+    "external_id",
+    "company",
+    "country",
+    "language",
+    "postal_address",
+    "tags",
+    "attributes",
+    "consent_basis",
+    "consent_date",
+    "consent_source",
+    "created_at",
+    "updated_at",
 ]
 
 

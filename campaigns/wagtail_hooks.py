@@ -11,5 +11,11 @@ from campaigns.admin.personal_data import PrivacyViewSet
 
 @hooks.register("register_admin_viewset")
 def register_viewsets():
-    return [CampaignViewSet("campaign"), AudienceViewSet("audience"), ContactViewSet("contact"),
-            SegmentViewSet("segment"), ImportViewSet("imports"), PrivacyViewSet("privacy")]
+    return [
+        CampaignViewSet("campaign"),
+        AudienceViewSet("audience"),
+        ContactViewSet("contact"),
+        SegmentViewSet("segment"),
+        ImportViewSet("imports"),
+        PrivacyViewSet("privacy"),
+    ]

@@ -17,8 +17,14 @@ from pathlib import Path
 from playwright.sync_api import sync_playwright
 
 ROOT = Path(__file__).resolve().parent.parent
-CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--headless",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 SHOTS = {"desktop": {"width": 760, "height": 900}, "mobile": {"width": 375, "height": 800}}
 
 
@@ -38,15 +44,20 @@ def main():
     }
     manage = [sys.executable, str(ROOT / "manage.py")]
     subprocess.run([*manage, "migrate", "-v0"], env=env, check=True)
-    seeded = subprocess.run([*manage, "seed_demo", "--password", "screenshots-only"], env=env, check=True,
-                            capture_output=True, text=True).stdout
+    seeded = subprocess.run(
+        [*manage, "seed_demo", "--password", "screenshots-only"], env=env, check=True, capture_output=True, text=True
+    ).stdout
     lookup = "from cms.models import EmailPage as E; p = E.objects.get(slug='winter-offers'); print(p.pk, p.latest_revision_id)"
     page_id, revision_id = subprocess.run(
         [*manage, "shell", "--no-imports", "-c", lookup], env=env, check=True, capture_output=True, text=True
     ).stdout.split()
     print(seeded.strip())
-    server = subprocess.Popen([*manage, "runserver", f"127.0.0.1:{port}", "--noreload"], env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = subprocess.Popen(
+        [*manage, "runserver", f"127.0.0.1:{port}", "--noreload"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         wait_for(port)
         shoot(f"{base}/admin/pages/{page_id}/revisions/{revision_id}/view/")

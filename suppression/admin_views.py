@@ -39,7 +39,9 @@ class RecordOptOutView(PermissionCheckedMixin, WagtailAdminTemplateMixin, FormVi
             if policy.record_opt_out(data["address"], channel, data["source"], actor=actor, note=data["note"])
         ]
         if recorded:
-            messages.success(self.request, f"Recorded for {data['address']}: {', '.join(recorded)}. It applies at once.")
+            messages.success(
+                self.request, f"Recorded for {data['address']}: {', '.join(recorded)}. It applies at once."
+            )
         else:
             messages.info(self.request, f"{data['address']} had already opted out of those; nothing changed.")
         return redirect(listing_url(data["address"]))

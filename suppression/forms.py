@@ -25,7 +25,9 @@ class RecordOptOutForm(forms.Form):
         widget=forms.RadioSelect,
     )
     note = forms.CharField(
-        label="Note", required=False, widget=forms.Textarea(attrs={"rows": 3}),
+        label="Note",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
         help_text="E.g. the date of the letter or call. Keep personal details out.",
     )
 

@@ -34,9 +34,7 @@ def blocked(addresses, stream):
     for address in addresses:
         by_hash.setdefault(address_hash(address), []).append(address)
     return {
-        address: channel
-        for hash_, channel in blocked_by_hash(by_hash, stream).items()
-        for address in by_hash[hash_]
+        address: channel for hash_, channel in blocked_by_hash(by_hash, stream).items() for address in by_hash[hash_]
     }
 
 
@@ -106,8 +104,13 @@ def record_opt_out(address, channel, source, *, actor="", note="", reason="", ca
         _, created = Suppression.objects.get_or_create(address_hash=row["address_hash"], channel=channel, defaults=row)
         if created:
             ConsentEvent.objects.create(
-                address_hash=row["address_hash"], channel=channel, action=ConsentEvent.Action.OPT_OUT, source=source,
-                actor=actor, note=note or reason, campaign_id=campaign_id,
+                address_hash=row["address_hash"],
+                channel=channel,
+                action=ConsentEvent.Action.OPT_OUT,
+                source=source,
+                actor=actor,
+                note=note or reason,
+                campaign_id=campaign_id,
             )
     return created
 
@@ -202,19 +205,31 @@ def record_opt_outs(addresses, channel, source, *, actor="", note=""):
         hashes = list(by_hash)
         for start in range(0, len(hashes), _LOOKUP_CHUNK):
             existing.update(
-                Suppression.objects.filter(address_hash__in=hashes[start : start + _LOOKUP_CHUNK], channel=channel)
-                .values_list("address_hash", flat=True)
+                Suppression.objects.filter(
+                    address_hash__in=hashes[start : start + _LOOKUP_CHUNK], channel=channel
+                ).values_list("address_hash", flat=True)
             )
         new = [hash_ for hash_ in hashes if hash_ not in existing]
         Suppression.objects.bulk_create(
-            [Suppression(address_hash=h, address=by_hash[h], channel=channel, source=source, actor=actor, note=note)
-             for h in new],
+            [
+                Suppression(address_hash=h, address=by_hash[h], channel=channel, source=source, actor=actor, note=note)
+                for h in new
+            ],
             batch_size=1000,
             ignore_conflicts=True,
         )
         ConsentEvent.objects.bulk_create(
-            [ConsentEvent(address_hash=h, channel=channel, action=ConsentEvent.Action.OPT_OUT, source=source,
-                          actor=actor, note=note) for h in new],
+            [
+                ConsentEvent(
+                    address_hash=h,
+                    channel=channel,
+                    action=ConsentEvent.Action.OPT_OUT,
+                    source=source,
+                    actor=actor,
+                    note=note,
+                )
+                for h in new
+            ],
             batch_size=1000,
         )
     return len(new)

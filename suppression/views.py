@@ -63,9 +63,7 @@ def preference_page(request, token, address, *, status=200, **context):
 @with_token
 def unsubscribe(request, token, address, campaign_id):
     if request.method != "POST":
-        return preference_page(
-            request, token, address, saved="saved" in request.GET, undone="undone" in request.GET
-        )
+        return preference_page(request, token, address, saved="saved" in request.GET, undone="undone" in request.GET)
     one_click = request.POST.get("List-Unsubscribe") == "One-Click"
     policy.record_opt_out(
         address,

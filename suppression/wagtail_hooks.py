@@ -65,7 +65,17 @@ class SuppressionViewSet(ModelViewSet):
     list_filter = ["channel", "source"]
     search_fields = ["address", "reason", "note"]
     search_backend_name = None
-    list_export = ["address", "address_hash", "channel", "source", "reason", "actor", "note", "campaign_id", "created_at"]
+    list_export = [
+        "address",
+        "address_hash",
+        "channel",
+        "source",
+        "reason",
+        "actor",
+        "note",
+        "campaign_id",
+        "created_at",
+    ]
     export_filename = "suppressions"
     copy_view_enabled = False
 

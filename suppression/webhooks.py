@@ -101,8 +101,15 @@ def record_tracking_event(sender, event, esp_name, **kwargs):
     kind = classify(event, esp_name)
     if kind is None or not event.recipient:
         return
-    apply_event(esp_name, event_key(event), event.recipient, kind, event.timestamp, _campaign_id(event),
-                note=event.description or event.mta_response or "")
+    apply_event(
+        esp_name,
+        event_key(event),
+        event.recipient,
+        kind,
+        event.timestamp,
+        _campaign_id(event),
+        note=event.description or event.mta_response or "",
+    )
 
 
 def apply_event(esp_name, key, recipient, kind, occurred_at=None, campaign_id=None, *, note=""):

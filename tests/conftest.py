@@ -17,8 +17,12 @@ logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd logs every S
 REQUIRE_SERVICES = os.environ.get("MAILROOM_REQUIRE_SERVICES") == "1"
 # Without the background-networking flags Chromium keeps calling hosts this machine cannot reach.
 CHROMIUM_ARGS = [
-    "--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync",
+    "--no-sandbox",
+    "--headless",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
 ]
 
 
@@ -71,11 +75,15 @@ def start_worker(transactional_db, redis_url, smtp_server, tmp_path):
         _missing("PostgreSQL", "DATABASE_URL")
     app.control.purge()
     database_url = os.environ["DATABASE_URL"].rsplit("/", 1)[0] + f"/{connection.settings_dict['NAME']}"
-    base_env = os.environ | smtp_mailer_env(smtp_server.port) | {
-        "DJANGO_SETTINGS_MODULE": "config.settings.test",
-        "DATABASE_URL": database_url,
-        "PYTHONUNBUFFERED": "1",
-    }
+    base_env = (
+        os.environ
+        | smtp_mailer_env(smtp_server.port)
+        | {
+            "DJANGO_SETTINGS_MODULE": "config.settings.test",
+            "DATABASE_URL": database_url,
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
     workers = []
 
     def start(queues="promotional,account", concurrency=2, **extra_env):

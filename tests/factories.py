@@ -68,8 +68,13 @@ def make_course(title="Python in a Week", sessions=(), price="1200.00", **fields
     course = Course.objects.create(title=title, price=price, **fields)
     for starts_at, mode, location, seats in sessions:
         CourseSession.objects.create(
-            course=course, starts_at=starts_at, duration_days=5, mode=mode, location=location,
-            seats_left=seats, registration_url=f"https://example.com/register/{starts_at:%Y%m%d}",
+            course=course,
+            starts_at=starts_at,
+            duration_days=5,
+            mode=mode,
+            location=location,
+            seats_left=seats,
+            registration_url=f"https://example.com/register/{starts_at:%Y%m%d}",
         )
     course.save_revision().publish()
     return course

@@ -29,33 +29,51 @@ class Action:
 
 
 SEND_NOW = Action(
-    "send", "Send now", "mail", (Status.DRAFT, Status.SCHEDULED),
+    "send",
+    "Send now",
+    "mail",
+    (Status.DRAFT, Status.SCHEDULED),
     "Send this campaign now?",
     "Workers freeze the email, skip suppressed addresses and send in batches; you can follow progress on the report.",
 )
 SCHEDULE = Action(
-    "schedule", "Schedule", "calendar", (Status.DRAFT, Status.SCHEDULED),
+    "schedule",
+    "Schedule",
+    "calendar",
+    (Status.DRAFT, Status.SCHEDULED),
     "When should this campaign be sent?",
     "Workers start it within seconds of the time you choose.",
 )
 PAUSE = Action(
-    "pause", "Pause", "pause", (Status.SENDING,),
+    "pause",
+    "Pause",
+    "pause",
+    (Status.SENDING,),
     "Pause sending?",
     "Batches already handed to workers finish; nothing more is sent until you resume.",
 )
 RESUME = Action(
-    "resume", "Resume", "play", (Status.PAUSED,),
+    "resume",
+    "Resume",
+    "play",
+    (Status.PAUSED,),
     "Resume sending?",
     "Workers continue with the deliveries not yet sent, re-checking suppression first.",
 )
 CANCEL = Action(
-    "cancel", "Cancel campaign", "cross", (Status.DRAFT, Status.SCHEDULED, Status.SENDING, Status.PAUSED),
+    "cancel",
+    "Cancel campaign",
+    "cross",
+    (Status.DRAFT, Status.SCHEDULED, Status.SENDING, Status.PAUSED),
     "Cancel this campaign for good?",
     "Nothing more is sent and it cannot be resumed. Deliveries already sent stay sent.",
     destructive=True,
 )
 RETRY_FAILED = Action(
-    "retry_failed", "Retry failed deliveries", "rotate", (Status.SENDING, Status.PAUSED, Status.SENT),
+    "retry_failed",
+    "Retry failed deliveries",
+    "rotate",
+    (Status.SENDING, Status.PAUSED, Status.SENT),
     "Retry the failed deliveries?",
     "Failed deliveries go back in the queue; suppression is checked again before each is sent.",
 )
@@ -100,5 +118,6 @@ def _require(done, action, campaign, message=None):
     if not done:
         campaign.refresh_from_db()
         raise lifecycle.CampaignStateError(
-            message or f"{action.label}: not possible while “{campaign.name}” is {campaign.get_status_display().lower()}."
+            message
+            or f"{action.label}: not possible while “{campaign.name}” is {campaign.get_status_display().lower()}."
         )

@@ -45,7 +45,8 @@ class CampaignIndexView(IndexView):
 
     def get_list_more_buttons(self, instance):
         buttons = [
-            button for button in super().get_list_more_buttons(instance)
+            button
+            for button in super().get_list_more_buttons(instance)
             if getattr(button, "url", None) != self.get_inspect_url(instance)
         ]
         if inspect_url := self.get_inspect_url(instance):
@@ -128,8 +129,11 @@ class CampaignActionView(PermissionCheckedMixin, WagtailAdminTemplateMixin, Form
 
     def get(self, request, *args, **kwargs):
         if not self.action.allowed(self.campaign):
-            messages.error(request, f"{self.action.label}: not possible while “{self.campaign}” is "
-                                    f"{self.campaign.get_status_display().lower()}.")
+            messages.error(
+                request,
+                f"{self.action.label}: not possible while “{self.campaign}” is "
+                f"{self.campaign.get_status_display().lower()}.",
+            )
             return redirect(self.report_url)
         return super().get(request, *args, **kwargs)
 
@@ -155,8 +159,11 @@ class CampaignActionView(PermissionCheckedMixin, WagtailAdminTemplateMixin, Form
 
     def get_context_data(self, **kwargs):
         return super().get_context_data(
-            campaign=self.campaign, action=self.action, cancel_url=self.report_url,
-            audiences=list(self.campaign.audiences.all()), **kwargs,
+            campaign=self.campaign,
+            action=self.action,
+            cancel_url=self.report_url,
+            audiences=list(self.campaign.audiences.all()),
+            **kwargs,
         )
 
     def form_valid(self, form):
@@ -245,8 +252,12 @@ class DeliveryLogView(PermissionCheckedMixin, BaseObjectMixin, BaseListingView):
     verbose_name_plural = "deliveries"
     columns = [
         Column("email", label="Recipient", accessor="contact.email"),
-        StatusTagColumn("status", label="Status", accessor="get_status_display",
-                        primary=lambda delivery: delivery.status == Delivery.Status.SENT),
+        StatusTagColumn(
+            "status",
+            label="Status",
+            accessor="get_status_display",
+            primary=lambda delivery: delivery.status == Delivery.Status.SENT,
+        ),
         Column("reason", label="Reason or error"),
         Column("attempts", label="Attempts"),
         DateColumn("sent_at", label="Sent"),
@@ -306,24 +317,41 @@ class CampaignViewSet(ModelViewSet):
     list_filter = ["status"]
     search_fields = ["name"]
     form_fields = [
-        "name", "page", "audiences", "segments", "excluded_audiences", "excluded_segments",
-        "utm_source", "utm_medium", "utm_campaign",
+        "name",
+        "page",
+        "audiences",
+        "segments",
+        "excluded_audiences",
+        "excluded_segments",
+        "utm_source",
+        "utm_medium",
+        "utm_campaign",
     ]
     copy_view_enabled = False
 
     def get_urlpatterns(self):
         policy = self.permission_policy
         actions = [
-            path(f"{action.name}/<int:pk>/",
-                 CampaignActionView.as_view(permission_policy=policy, action=action), name=action.name)
+            path(
+                f"{action.name}/<int:pk>/",
+                CampaignActionView.as_view(permission_policy=policy, action=action),
+                name=action.name,
+            )
             for action in admin_actions.ACTIONS
             if action not in (admin_actions.SEND_NOW, admin_actions.SCHEDULE)
         ]
-        return super().get_urlpatterns() + actions + [
-            path("send/<int:pk>/", SendCampaignView.as_view(permission_policy=policy), name="send"),
-            path("schedule/<int:pk>/", ScheduleView.as_view(permission_policy=policy), name="schedule"),
-            path("status/<int:pk>/", CampaignStatusView.as_view(permission_policy=policy), name="status"),
-            path("deliveries/<int:pk>/", DeliveryLogView.as_view(permission_policy=policy), name="deliveries"),
-            path("deliveries/<int:pk>/results/",
-                 DeliveryLogView.as_view(permission_policy=policy, results_only=True), name="deliveries_results"),
-        ]
+        return (
+            super().get_urlpatterns()
+            + actions
+            + [
+                path("send/<int:pk>/", SendCampaignView.as_view(permission_policy=policy), name="send"),
+                path("schedule/<int:pk>/", ScheduleView.as_view(permission_policy=policy), name="schedule"),
+                path("status/<int:pk>/", CampaignStatusView.as_view(permission_policy=policy), name="status"),
+                path("deliveries/<int:pk>/", DeliveryLogView.as_view(permission_policy=policy), name="deliveries"),
+                path(
+                    "deliveries/<int:pk>/results/",
+                    DeliveryLogView.as_view(permission_policy=policy, results_only=True),
+                    name="deliveries_results",
+                ),
+            ]
+        )

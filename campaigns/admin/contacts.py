@@ -46,8 +46,9 @@ class ExportView(PermissionRequiredMixin, View):
         text.flush()
         text.detach()
         spool.seek(0)
-        return FileResponse(spool, as_attachment=True, filename=f"{slugify(label) or self.kind}.csv",
-                            content_type="text/csv")
+        return FileResponse(
+            spool, as_attachment=True, filename=f"{slugify(label) or self.kind}.csv", content_type="text/csv"
+        )
 
 
 class AudienceExportView(ExportView):
@@ -82,8 +83,9 @@ class ThirdPartyExportView(ExportView):
 
 def export_button(request, url_name, instance):
     if request.user.has_perm(EXPORT):
-        return [ListingButton("Export CSV", url=reverse(url_name, args=[instance.pk]), icon_name="download",
-                              priority=20)]
+        return [
+            ListingButton("Export CSV", url=reverse(url_name, args=[instance.pk]), icon_name="download", priority=20)
+        ]
     return []
 
 
@@ -94,8 +96,9 @@ class ContactIndexView(IndexView):
         if self.request.user.has_perm(EXPORT):
             buttons += [
                 HeaderButton("Export for postal offers", url=reverse("contact:export_postal"), icon_name="download"),
-                HeaderButton("Export for affiliated companies", url=reverse("contact:export_third_party"),
-                             icon_name="download"),
+                HeaderButton(
+                    "Export for affiliated companies", url=reverse("contact:export_third_party"), icon_name="download"
+                ),
             ]
         return buttons
 
@@ -110,8 +113,21 @@ class ContactViewSet(ModelViewSet):
     list_display = ["email", "first_name", "last_name", "company", "country", "updated_at"]
     list_filter = ["country", "language"]
     search_fields = ["email", "first_name", "last_name", "company", "external_id"]
-    form_fields = ["email", "first_name", "last_name", "external_id", "company", "country", "language",
-                   "postal_address", "tags", "attributes", "consent_basis", "consent_date", "consent_source"]
+    form_fields = [
+        "email",
+        "first_name",
+        "last_name",
+        "external_id",
+        "company",
+        "country",
+        "language",
+        "postal_address",
+        "tags",
+        "attributes",
+        "consent_basis",
+        "consent_date",
+        "consent_source",
+    ]
     copy_view_enabled = False
 
     def get_urlpatterns(self):
@@ -143,8 +159,11 @@ class AudienceViewSet(ModelViewSet):
     list_display = [
         "name",
         Column("members", label="Contacts", accessor=lambda audience: members(audience).count()),
-        Column("deliverable", label="Can be mailed now",
-               accessor=lambda audience: segments.deliverable(members(audience)).count()),
+        Column(
+            "deliverable",
+            label="Can be mailed now",
+            accessor=lambda audience: segments.deliverable(members(audience)).count(),
+        ),
         "created_at",
     ]
     search_fields = ["name"]

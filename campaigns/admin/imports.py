@@ -30,7 +30,9 @@ class UploadForm(forms.Form):
         required=False, help_text="Update contacts that already exist (blank cells never overwrite)."
     )
     channel = forms.ChoiceField(
-        label="Close channel", choices=Channel.choices, initial=Channel.EMAIL_MARKETING,
+        label="Close channel",
+        choices=Channel.choices,
+        initial=Channel.EMAIL_MARKETING,
         help_text="Suppression lists only: what these addresses must never receive.",
     )
 
@@ -72,8 +74,11 @@ class UploadView(ImportAdminView, FormView):
     def form_valid(self, form):
         data = form.cleaned_data
         job = ImportJob.objects.create(
-            kind=data["kind"], file=data["file"], original_name=data["file"].name,
-            audience_name=data["audience_name"].strip(), update_existing=data["update_existing"],
+            kind=data["kind"],
+            file=data["file"],
+            original_name=data["file"].name,
+            audience_name=data["audience_name"].strip(),
+            update_existing=data["update_existing"],
             channel=data["channel"] if data["kind"] == ImportJob.Kind.SUPPRESSIONS else "",
             created_by=self.request.user,
         )
@@ -104,12 +109,17 @@ class MappingView(ImportAdminView, TemplateView):
         headers, preview, automatic, total = import_jobs.read_header(job)
         chosen = {int(index): field for index, field in job.mapping.items()} or automatic
         columns = [
-            {"index": index, "header": header, "choice": "attribute" if chosen.get(index, "").startswith("attribute:")
-             else chosen.get(index, ""), "samples": [row[index] if index < len(row) else "" for row in preview]}
+            {
+                "index": index,
+                "header": header,
+                "choice": "attribute" if chosen.get(index, "").startswith("attribute:") else chosen.get(index, ""),
+                "samples": [row[index] if index < len(row) else "" for row in preview],
+            }
             for index, header in enumerate(headers)
         ]
-        return super().get_context_data(job=job, columns=columns, choices=import_jobs.FIELD_CHOICES, total=total,
-                                        error=error, **kwargs)
+        return super().get_context_data(
+            job=job, columns=columns, choices=import_jobs.FIELD_CHOICES, total=total, error=error, **kwargs
+        )
 
     def post(self, request, *args, **kwargs):
         job = self.job()
@@ -148,8 +158,11 @@ class ReportView(ImportAdminView, View):
         job = self.job()
         if not job.error_report:
             raise Http404("This import rejected no rows.")
-        return FileResponse(job.error_report.open("rb"), as_attachment=True,
-                            filename=f"{job.original_name.rsplit('.', 1)[0]}-rejected-rows.csv")
+        return FileResponse(
+            job.error_report.open("rb"),
+            as_attachment=True,
+            filename=f"{job.original_name.rsplit('.', 1)[0]}-rejected-rows.csv",
+        )
 
 
 class ImportViewSet(ViewSet):

@@ -21,12 +21,16 @@ PERMISSION = "suppression.manage_personal_data"
 class PersonForm(forms.Form):
     email = forms.EmailField(label="Email address", max_length=320)
     action = forms.ChoiceField(
-        choices=[("export", "Export everything we hold (JSON)"), ("erase", "Erase: delete the data, keep them suppressed")],
+        choices=[
+            ("export", "Export everything we hold (JSON)"),
+            ("erase", "Erase: delete the data, keep them suppressed"),
+        ],
         initial="export",
         widget=forms.RadioSelect,
     )
     confirm = forms.BooleanField(
-        required=False, label="I understand erasure cannot be undone",
+        required=False,
+        label="I understand erasure cannot be undone",
     )
 
     def clean(self):

@@ -12,8 +12,19 @@ from suppression import policy
 from suppression.models import Channel
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
-CONTACT_COLUMNS = ["email", "first_name", "last_name", "company", "country", "language", "external_id", "tags",
-                   "consent_basis", "consent_date", "consent_source"]
+CONTACT_COLUMNS = [
+    "email",
+    "first_name",
+    "last_name",
+    "company",
+    "country",
+    "language",
+    "external_id",
+    "tags",
+    "consent_basis",
+    "consent_date",
+    "consent_source",
+]
 POSTAL_COLUMNS = ["first_name", "last_name", "company", "postal_address", "country"]
 THIRD_PARTY_COLUMNS = ["email", "first_name", "last_name", "company", "country", "language"]
 
@@ -51,7 +62,10 @@ def export(kind, label, contacts, handle, columns, user=None):
     """Write the CSV and record who exported what and how many rows."""
     rows = write_csv(contacts, handle, columns)
     ExportLog.objects.create(
-        kind=kind, label=label, rows=rows, user=user if user and user.pk else None,
+        kind=kind,
+        label=label,
+        rows=rows,
+        user=user if user and user.pk else None,
         username=getattr(user, "username", "") or "command line",
     )
     return rows

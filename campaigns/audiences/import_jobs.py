@@ -16,9 +16,11 @@ from .tables import auto_mapping, header_key, open_table
 
 logger = logging.getLogger(__name__)
 PREVIEW_ROWS = 5
-FIELD_CHOICES = [("", "— skip this column —")] + [(field, field.replace("_", " ").capitalize()) for field in FIELDS] + [
-    ("attribute", "Custom attribute (named after the column)")
-]
+FIELD_CHOICES = (
+    [("", "— skip this column —")]
+    + [(field, field.replace("_", " ").capitalize()) for field in FIELDS]
+    + [("attribute", "Custom attribute (named after the column)")]
+)
 
 
 def read_header(job):
@@ -53,8 +55,13 @@ def mark_queued(job, *, dry_run):
     if job.status in (ImportJob.Status.QUEUED, ImportJob.Status.RUNNING):
         return False
     ImportJob.objects.filter(pk=job.pk).update(
-        dry_run=dry_run, status=ImportJob.Status.QUEUED, rows_done=0, summary={}, error="",
-        started_at=None, finished_at=None,
+        dry_run=dry_run,
+        status=ImportJob.Status.QUEUED,
+        rows_done=0,
+        summary={},
+        error="",
+        started_at=None,
+        finished_at=None,
     )
     return True
 
@@ -113,7 +120,9 @@ def progress_of(job):
         "total": total,
         "percent": 100 if job.status == ImportJob.Status.DONE else int(100 * job.rows_done / total) if total else 0,
         "rate": round(rate),
-        "eta_seconds": round((total - job.rows_done) / rate) if rate and job.status == ImportJob.Status.RUNNING else None,
+        "eta_seconds": round((total - job.rows_done) / rate)
+        if rate and job.status == ImportJob.Status.RUNNING
+        else None,
         "summary": job.summary,
         "error": job.error,
         "has_report": bool(job.error_report),

@@ -213,8 +213,18 @@ def chunks(iterable, size):
         yield chunk
 
 
-def import_file(path, *, kind="contacts", mapping=None, audience_name="", update_existing=False, dry_run=False,
-                channel="email_marketing", report_path=None, progress=None):
+def import_file(
+    path,
+    *,
+    kind="contacts",
+    mapping=None,
+    audience_name="",
+    update_existing=False,
+    dry_run=False,
+    channel="email_marketing",
+    report_path=None,
+    progress=None,
+):
     """Import `path` (CSV or XLSX) and return its ImportSummary. `mapping`: {column index: field},
     default: the automatic matches. `progress(rows_done, total)` is called after each chunk."""
     started = time.monotonic()

@@ -21,8 +21,17 @@ from campaigns.models import Contact, Membership
 from suppression import policy
 from suppression.models import Stream
 
-TEXT_FIELDS = ["first_name", "last_name", "external_id", "company", "country", "language", "postal_address",
-               "consent_basis", "consent_source"]
+TEXT_FIELDS = [
+    "first_name",
+    "last_name",
+    "external_id",
+    "company",
+    "country",
+    "language",
+    "postal_address",
+    "consent_basis",
+    "consent_source",
+]
 CONTACT_COLUMNS = ["email", "email_hash", *TEXT_FIELDS, "tags", "attributes", "consent_date"]
 STAGING = "campaigns_import_staging"
 COUNTS = ("created", "updated", "unchanged", "suppressed")
@@ -33,12 +42,17 @@ _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\
 
 def copy_line(values):
     """One row in COPY's text format (much faster than per-value adaptation for a million rows)."""
-    return "\t".join(
-        "\\N" if value is None
-        else (value.translate(_COPY_ESCAPES) if _COPY_SPECIAL.search(value) else value) if isinstance(value, str)
-        else str(value)
-        for value in values
-    ) + "\n"
+    return (
+        "\t".join(
+            "\\N"
+            if value is None
+            else (value.translate(_COPY_ESCAPES) if _COPY_SPECIAL.search(value) else value)
+            if isinstance(value, str)
+            else str(value)
+            for value in values
+        )
+        + "\n"
+    )
 
 
 class Merger:
@@ -57,11 +71,12 @@ class Merger:
         self.pending = None
 
     def __enter__(self):
-        types = {"tags": self.json, "attributes": self.json,
-                 "consent_date": "timestamptz" if self.postgres else "text"}
+        types = {"tags": self.json, "attributes": self.json, "consent_date": "timestamptz" if self.postgres else "text"}
         with connection.cursor() as cursor:
             cursor.execute(f"DROP TABLE IF EXISTS {STAGING}")
-            cursor.execute(f"CREATE TEMPORARY TABLE {STAGING} ({', '.join(f'{c} {types.get(c, 'text')}' for c in self.columns)})")
+            cursor.execute(
+                f"CREATE TEMPORARY TABLE {STAGING} ({', '.join(f'{c} {types.get(c, "text")}' for c in self.columns)})"
+            )
         if self.postgres:
             self.thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="import-merge")
             # The helper thread must share this connection (and any transaction it is in).
@@ -122,8 +137,11 @@ class Merger:
                 [self.now],
             )
             updated = cursor.rowcount
-        defaults = {"tags": f"CAST('[]' AS {self.json})", "attributes": f"CAST('{{}}' AS {self.json})",
-                    "consent_date": "NULL"}
+        defaults = {
+            "tags": f"CAST('[]' AS {self.json})",
+            "attributes": f"CAST('{{}}' AS {self.json})",
+            "consent_date": "NULL",
+        }
         values = [column if column in self.columns else defaults.get(column, "''") for column in CONTACT_COLUMNS]
         insert_contacts = (
             f"INSERT INTO {contact} ({', '.join(CONTACT_COLUMNS)}, created_at, updated_at) "
@@ -183,7 +201,9 @@ class Merger:
                 changed.append(f"{merged} <> {'c.attributes' if self.postgres else 'json(c.attributes)'}")
             elif field == "consent_date":
                 sets.append("consent_date = COALESCE(s.consent_date, c.consent_date)")
-                changed.append("(s.consent_date IS NOT NULL AND (c.consent_date IS NULL OR c.consent_date <> s.consent_date))")
+                changed.append(
+                    "(s.consent_date IS NOT NULL AND (c.consent_date IS NULL OR c.consent_date <> s.consent_date))"
+                )
             else:
                 empty = "'[]'" if field == "tags" else "''"
                 sets.append(f"{field} = CASE WHEN s.{field} <> {empty} THEN s.{field} ELSE c.{field} END")

@@ -65,13 +65,19 @@ def rule_condition(rule):
     if rule.field == Field.ATTRIBUTE:
         return _attribute(rule)
     if rule.field == Field.LAST_MAILED:
-        mailed = Q(pk__in=Delivery.objects.filter(
-            status=Delivery.Status.SENT, sent_at__gte=_days_ago(rule)).values("contact_id"))
+        mailed = Q(
+            pk__in=Delivery.objects.filter(status=Delivery.Status.SENT, sent_at__gte=_days_ago(rule)).values(
+                "contact_id"
+            )
+        )
         return _within(rule, mailed)
     if rule.field == Field.LAST_OPENED:
-        engaged = Q(pk__in=DeliveryEvent.objects.filter(
-            kind__in=[DeliveryEvent.Kind.OPENED, DeliveryEvent.Kind.CLICKED], occurred_at__gte=_days_ago(rule),
-        ).values("delivery__contact_id"))
+        engaged = Q(
+            pk__in=DeliveryEvent.objects.filter(
+                kind__in=[DeliveryEvent.Kind.OPENED, DeliveryEvent.Kind.CLICKED],
+                occurred_at__gte=_days_ago(rule),
+            ).values("delivery__contact_id")
+        )
         return _within(rule, engaged)
     if rule.field == Field.CREATED:
         return _within(rule, Q(created_at__gte=_days_ago(rule)))

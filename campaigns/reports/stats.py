@@ -117,10 +117,7 @@ def results(campaign):
             label = labels.get(channel, channel or "Unknown")
             by_reason[label] = by_reason.get(label, 0) + count
     events = dict(
-        DeliveryEvent.objects.filter(campaign_id=campaign.pk)
-        .order_by()
-        .values_list("kind")
-        .annotate(count=Count("*"))
+        DeliveryEvent.objects.filter(campaign_id=campaign.pk).order_by().values_list("kind").annotate(count=Count("*"))
     )
     return Results(
         progress=current,

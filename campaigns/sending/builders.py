@@ -148,7 +148,9 @@ class PostmarkBatchBuilder:
         self.alias = f"mailroom-campaign-{campaign.pk}"
         subject, html, text = (part.template for part in self.parts)
         register_postmark_template(
-            backend, self.alias, {"Name": f"Mailroom campaign {campaign.pk}", "Subject": subject, "HtmlBody": html, "TextBody": text}
+            backend,
+            self.alias,
+            {"Name": f"Mailroom campaign {campaign.pk}", "Subject": subject, "HtmlBody": html, "TextBody": text},
         )
 
     def build(self, chunk):

@@ -40,8 +40,13 @@ def claim(campaign_id, size):
             )
             RETURNING id
             """,
-            [Delivery.Status.CLAIMED, connection.ops.adapt_datetimefield_value(lease), campaign_id,
-             Delivery.Status.PENDING, size],
+            [
+                Delivery.Status.CLAIMED,
+                connection.ops.adapt_datetimefield_value(lease),
+                campaign_id,
+                Delivery.Status.PENDING,
+                size,
+            ],
         )
         ids = [row[0] for row in cursor.fetchall()]
     deliveries = list(Delivery.objects.filter(pk__in=ids).select_related("contact").order_by("pk"))

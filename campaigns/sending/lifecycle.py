@@ -32,9 +32,9 @@ def schedule(campaign, when=None):
     problems = checklist.check(campaign).problems
     if problems:
         raise CampaignStateError("Not ready to send: " + " ".join(problems))
-    updated = Campaign.objects.filter(
-        pk=campaign.pk, status__in=[Status.DRAFT, Status.SCHEDULED]
-    ).update(status=Status.SCHEDULED, scheduled_at=when or timezone.now())
+    updated = Campaign.objects.filter(pk=campaign.pk, status__in=[Status.DRAFT, Status.SCHEDULED]).update(
+        status=Status.SCHEDULED, scheduled_at=when or timezone.now()
+    )
     if not updated:
         raise CampaignStateError(f"Campaign {campaign.pk} is {campaign.status}; only drafts can be scheduled.")
     campaign.refresh_from_db()

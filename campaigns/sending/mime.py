@@ -75,7 +75,13 @@ class MimeSkeleton:
             fixed["Reply-To"] = frozen.reply_to
         fixed.update(headers or {})
         self.fixed_headers = "".join(f"{name}: {value}{CRLF}" for name, value in fixed.items())
-        part_header = 'Content-Type: text/{}; charset="utf-8"' + CRLF + "Content-Transfer-Encoding: quoted-printable" + CRLF + CRLF
+        part_header = (
+            'Content-Type: text/{}; charset="utf-8"'
+            + CRLF
+            + "Content-Transfer-Encoding: quoted-printable"
+            + CRLF
+            + CRLF
+        )
         # Like email's set_content(), end each part with a line break.
         self.text = EncodedPart(frozen.text.rstrip("\n") + "\n", escape_values=False)
         self.html = EncodedPart(frozen.html.rstrip("\n") + "\n", escape_values=True)

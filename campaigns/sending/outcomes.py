@@ -84,8 +84,12 @@ class Recorder:
             reason = f"gave up after {delivery.attempts + 1} attempts: {outcome.error}"
         elif kind == delivery_errors.MAILBOX:
             policy.record_opt_out(
-                delivery.contact.email, Channel.UNDELIVERABLE, Source.BOUNCE,
-                reason=outcome.error[:255], actor="send engine", campaign_id=self.campaign_id,
+                delivery.contact.email,
+                Channel.UNDELIVERABLE,
+                Source.BOUNCE,
+                reason=outcome.error[:255],
+                actor="send engine",
+                campaign_id=self.campaign_id,
             )
         self.add(delivery, Delivery.Status.FAILED, reason)
 
@@ -98,9 +102,9 @@ class Recorder:
             written = write_outcomes(self.rows, now)
             if still_claimed:
                 lease = now + timedelta(seconds=settings.MAILROOM_CLAIM_LEASE_SECONDS)
-                Delivery.objects.filter(
-                    pk__in=[d.pk for d in still_claimed], status=Delivery.Status.CLAIMED
-                ).update(claimed_until=lease)
+                Delivery.objects.filter(pk__in=[d.pk for d in still_claimed], status=Delivery.Status.CLAIMED).update(
+                    claimed_until=lease
+                )
             Campaign.objects.filter(pk=self.campaign_id).update(
                 sent_count=F("sent_count") + written[Delivery.Status.SENT],
                 failed_count=F("failed_count") + written[Delivery.Status.FAILED],

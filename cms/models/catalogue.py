@@ -16,9 +16,7 @@ class CatalogueItem(DraftStateMixin, RevisionMixin, PreviewableMixin, index.Inde
     """What products and courses share: a name, a summary, a picture and a price."""
 
     summary = models.TextField(max_length=600, help_text="Two or three sentences; shown under the name.")
-    image = models.ForeignKey(
-        "wagtailimages.Image", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
+    image = models.ForeignKey("wagtailimages.Image", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     price = models.DecimalField(max_digits=10, decimal_places=2)
     currency = models.CharField(max_length=3, default="USD", help_text="ISO 4217 code, e.g. USD, EUR.")
     updated_at = models.DateTimeField(auto_now=True)

@@ -13,9 +13,7 @@ class SenderSettings(BaseSiteSetting):
     """Who the mail is from, how it looks and the postal address every promotional message must show."""
 
     company_name = models.CharField(max_length=255, default="Mailroom Demo Ltd")
-    postal_address = models.TextField(
-        blank=True, help_text="Required before any promotional send (CAN-SPAM)."
-    )
+    postal_address = models.TextField(blank=True, help_text="Required before any promotional send (CAN-SPAM).")
     from_name = models.CharField(max_length=255, default="Mailroom Demo")
     from_email = models.EmailField(default="offers@example.com")
     reply_to = models.EmailField(blank=True)
@@ -23,15 +21,17 @@ class SenderSettings(BaseSiteSetting):
         max_length=7, default="#1d4ed8", validators=[HEX_COLOUR], help_text="Buttons, prices and the header rule."
     )
     logo = models.ForeignKey(
-        "wagtailimages.Image", null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        "wagtailimages.Image",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
         help_text="Shown at the top of every email, 160 px wide.",
     )
 
     panels = [
         MultiFieldPanel([FieldPanel("company_name"), FieldPanel("postal_address")], heading="Company"),
-        MultiFieldPanel(
-            [FieldPanel("from_name"), FieldPanel("from_email"), FieldPanel("reply_to")], heading="Sender"
-        ),
+        MultiFieldPanel([FieldPanel("from_name"), FieldPanel("from_email"), FieldPanel("reply_to")], heading="Sender"),
         MultiFieldPanel([FieldPanel("brand_colour"), FieldPanel("logo")], heading="Brand"),
     ]
 

@@ -12,7 +12,12 @@ from accountmail.templated import render, send_account_mail
 from suppression import policy
 from suppression.models import Channel, DroppedMessage, Source
 
-ORDER = {"first_name": "<Ada>", "order_number": "A-1001", "items": [{"name": "Course: Django", "price": "€490"}], "total": "€490"}
+ORDER = {
+    "first_name": "<Ada>",
+    "order_number": "A-1001",
+    "items": [{"name": "Course: Django", "price": "€490"}],
+    "total": "€490",
+}
 
 
 def body(raw, content_type):
@@ -48,7 +53,9 @@ def test_worker_on_the_account_queue_delivers_it(start_worker, smtp_inbox):
     policy.record_opt_out("ada@example.com", Channel.EMAIL_MARKETING, Source.ONE_CLICK)
     policy.record_opt_out("bob@example.com", Channel.UNDELIVERABLE, Source.BOUNCE)
     send_account_mail("bob@example.com", "order_confirmation", ORDER)
-    send_account_mail("ada@example.com", "course_registration", {"course": "Django in depth", "starts": "1 Dec", "location": "Online"})
+    send_account_mail(
+        "ada@example.com", "course_registration", {"course": "Django in depth", "starts": "1 Dec", "location": "Online"}
+    )
     [(_, recipients, raw)] = smtp_inbox.wait_for(1)
     assert recipients == ["ada@example.com"]
     assert "You are registered for Django in depth" in body(raw, "text/plain")

@@ -41,8 +41,12 @@ def seeded_campaign(name="Autumn offers"):
     sent = [f"person{number}@example.com" for number in range(5)]
     mark(campaign, sent[:3], status=Delivery.Status.SENT, sent_at=now - timedelta(minutes=2))
     mark(campaign, sent[3:], status=Delivery.Status.SENT, sent_at=now)
-    mark(campaign, ["person5@example.com", "person6@example.com"], status=Delivery.Status.FAILED,
-         reason="550 mailbox unavailable")
+    mark(
+        campaign,
+        ["person5@example.com", "person6@example.com"],
+        status=Delivery.Status.FAILED,
+        reason="550 mailbox unavailable",
+    )
     event(campaign, "person0@example.com", DeliveryEvent.Kind.BOUNCED)
     event(campaign, "person1@example.com", DeliveryEvent.Kind.COMPLAINED)
     event(campaign, "person2@example.com", DeliveryEvent.Kind.UNSUBSCRIBED)

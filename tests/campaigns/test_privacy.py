@@ -26,7 +26,9 @@ def ada():
     campaign = make_campaign(make_page(), audience, name="Winter offers")
     contact = Contact.objects.get()
     Delivery.objects.create(campaign=campaign, contact=contact, email_hash=contact.email_hash, status="sent")
-    policy.record_opt_out("ada@example.com", Channel.POSTAL_MARKETING, Source.PHONE, actor="staff", note="Called, lives at 1 Main St")
+    policy.record_opt_out(
+        "ada@example.com", Channel.POSTAL_MARKETING, Source.PHONE, actor="staff", note="Called, lives at 1 Main St"
+    )
     return contact
 
 

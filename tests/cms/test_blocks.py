@@ -36,8 +36,15 @@ def every_block(catalogue):
         ("text", '<p>Read <a href="https://example.com/blog">our blog</a>.</p>'),
         ("image", {"image": image, "alt_text": "A picture", "link": "https://example.com/picture"}),
         ("button", {"label": "See offers", "url": "https://example.com/offers"}),
-        ("product_offer", {"product": catalogue["product"], "promo_price": "399.00",
-                           "discount_text": "20% off", "button_label": "Buy now"}),
+        (
+            "product_offer",
+            {
+                "product": catalogue["product"],
+                "promo_price": "399.00",
+                "discount_text": "20% off",
+                "button_label": "Buy now",
+            },
+        ),
         ("course_offer", {"course": catalogue["course"], "sessions_shown": 3}),
         ("two_columns", {"left": [("heading", "Left side")], "right": [("text", "<p>Right side</p>")]}),
         ("divider", None),
@@ -104,7 +111,10 @@ def test_utm_parameters_tag_marketer_links_but_not_the_unsubscribe_link(sender_s
         if link != "{unsubscribe_url}":
             assert "utm_source=mailroom&utm_medium=email&utm_campaign=winter" in link, link
     assert "{unsubscribe_url})" in frozen.text and "utm_" not in frozen.text.split("{unsubscribe_url}")[1][:5]
-    assert add_utm("https://e.com/?utm_source=own", utm) == "https://e.com/?utm_source=own&utm_medium=email&utm_campaign=winter"
+    assert (
+        add_utm("https://e.com/?utm_source=own", utm)
+        == "https://e.com/?utm_source=own&utm_medium=email&utm_campaign=winter"
+    )
 
 
 def test_sender_name_override_and_brand_colour(sender_settings, catalogue):

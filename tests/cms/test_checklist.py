@@ -50,11 +50,13 @@ def test_unsubscribe_link_missing_from_a_part_is_reported(sender_settings):
 def test_broken_internal_links_and_unpublished_offers_are_reported(sender_settings):
     draft_product = make_product("Draft Thing")
     draft_product.unpublish()
-    page = make_page(body=[
-        ("text", '<p><a linktype="page" id="999999">gone</a> <a id="888888" linktype="document">doc</a></p>'),
-        ("two_columns", {"left": [("text", '<p><a linktype="page" id="777777">deep</a></p>')], "right": []}),
-        ("product_offer", {"product": draft_product, "button_label": "Buy"}),
-    ])
+    page = make_page(
+        body=[
+            ("text", '<p><a linktype="page" id="999999">gone</a> <a id="888888" linktype="document">doc</a></p>'),
+            ("two_columns", {"left": [("text", '<p><a linktype="page" id="777777">deep</a></p>')], "right": []}),
+            ("product_offer", {"product": draft_product, "button_label": "Buy"}),
+        ]
+    )
     problems = checklist.problems(page, sender_settings)
     assert any("page that is deleted or unpublished (id 999999)" in p for p in problems)
     assert any("(id 777777)" in p for p in problems)  # inside a column too

@@ -45,7 +45,7 @@ def test_preview_modes_return_200_for_a_marketer(client, demo, marketer, mode):
     else:
         assert "<iframe" in content and "DataDesk Pro" in content
         assert 'sandbox="allow-same-origin allow-popups"' in content  # nothing in the email can run script
-    assert ('max-width: 375px' in content) == (mode == "mobile")
+    assert ("max-width: 375px" in content) == (mode == "mobile")
 
 
 def test_preview_modes_are_offered_in_the_editor(client, demo, marketer):

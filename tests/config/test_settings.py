@@ -12,8 +12,11 @@ def manage(*args, **env):
     base = {k: v for k, v in os.environ.items() if k not in {"SECRET_KEY", "DJANGO_SETTINGS_MODULE"}}
     return subprocess.run(
         [sys.executable, "manage.py", *args],
-        cwd=ROOT, env=base | {"DJANGO_SETTINGS_MODULE": "config.settings.production"} | env,
-        capture_output=True, text=True, timeout=120,
+        cwd=ROOT,
+        env=base | {"DJANGO_SETTINGS_MODULE": "config.settings.production"} | env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
 
 
@@ -25,7 +28,10 @@ def test_production_refuses_to_start_without_a_secret_key(tmp_path):
 
 def test_production_passes_check_deploy_with_https_settings(tmp_path):
     result = manage(
-        "check", "--deploy", "--fail-level", "WARNING",
+        "check",
+        "--deploy",
+        "--fail-level",
+        "WARNING",
         SECRET_KEY="x" * 64 + "-a-long-random-production-secret",
         ALLOWED_HOSTS="mail.example.com",
         MAILROOM_BASE_URL="https://mail.example.com",

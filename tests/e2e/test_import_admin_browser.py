@@ -74,10 +74,19 @@ def test_admin_imports_with_mapping_and_progress(start_worker, live_server, page
     assert page.input_value("select[name=column_3]") == "attribute"
     page.click("button[name=import]")
     page.wait_for_selector("[data-import-summary]:not([hidden])", timeout=120_000)
-    counts = {name: page.inner_text(f"[data-count={name}]")
-              for name in ("rows", "created", "updated", "unchanged", "invalid", "duplicates", "suppressed")}
-    assert counts == {"rows": str(ROWS + 2), "created": str(ROWS), "updated": "0", "unchanged": "0",
-                      "invalid": "1", "duplicates": "1", "suppressed": "1"}
+    counts = {
+        name: page.inner_text(f"[data-count={name}]")
+        for name in ("rows", "created", "updated", "unchanged", "invalid", "duplicates", "suppressed")
+    }
+    assert counts == {
+        "rows": str(ROWS + 2),
+        "created": str(ROWS),
+        "updated": "0",
+        "unchanged": "0",
+        "invalid": "1",
+        "duplicates": "1",
+        "suppressed": "1",
+    }
     assert page.get_attribute("progress", "value") == "100"
     assert "rows/s" in page.inner_text("[data-import-status]")
 

@@ -49,14 +49,18 @@ def test_sigkill_mid_campaign_loses_nothing_and_repeats_at_most_the_chunks_in_fl
     start_worker("promotional", **FAST_LEASE)
     # Play the beat scheduler: it restarts chains of campaigns left idle by dead workers.
     wait_for(
-        lambda: campaign_status(campaign) == Campaign.Status.SENT, 600, "the campaign to finish",
+        lambda: campaign_status(campaign) == Campaign.Status.SENT,
+        600,
+        "the campaign to finish",
         tick=lambda: start_due_campaigns.delay(),
     )
     counts = collections.Counter(smtp_inbox.recipients())
     duplicates = sum(n - 1 for n in counts.values())
     losses = total - len(counts)
-    print(f"\ncrash safety: {total} recipients, killed after {received_before_kill} received; "
-          f"duplicates={duplicates} losses={losses}")
+    print(
+        f"\ncrash safety: {total} recipients, killed after {received_before_kill} received; "
+        f"duplicates={duplicates} losses={losses}"
+    )
     assert losses == 0
     # Two chains were running, each with at most one chunk handed off but not yet recorded.
     assert duplicates <= 2 * CHUNK

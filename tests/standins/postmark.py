@@ -41,10 +41,19 @@ class _State:
         self.count += 1
         to = message.get("To", "")
         if "inactive" in to:
-            return {"ErrorCode": 406, "Message": f"You tried to send to recipient(s) that have been marked as inactive. Found inactive addresses: {to}. Inactive recipients are ones that have generated a hard bounce, a spam complaint, or a manual suppression."}
+            return {
+                "ErrorCode": 406,
+                "Message": f"You tried to send to recipient(s) that have been marked as inactive. Found inactive addresses: {to}. Inactive recipients are ones that have generated a hard bounce, a spam complaint, or a manual suppression.",
+            }
         if self.record:
             self.messages.append(message)
-        return {"To": to, "SubmittedAt": "2026-11-25T00:00:00Z", "MessageID": str(uuid.uuid4()), "ErrorCode": 0, "Message": "OK"}
+        return {
+            "To": to,
+            "SubmittedAt": "2026-11-25T00:00:00Z",
+            "MessageID": str(uuid.uuid4()),
+            "ErrorCode": 0,
+            "Message": "OK",
+        }
 
     def from_template(self, message):
         template = self.templates.get(str(message.get("TemplateAlias") or message.get("TemplateId")))
@@ -75,7 +84,12 @@ class _State:
             if alias in self.templates:
                 return 422, {"ErrorCode": 1105, "Message": "This template alias is already in use."}
             self.templates[alias] = body
-            return 200, {"TemplateId": next(self.template_ids), "Name": body.get("Name"), "Alias": alias, "Active": True}
+            return 200, {
+                "TemplateId": next(self.template_ids),
+                "Name": body.get("Name"),
+                "Alias": alias,
+                "Active": True,
+            }
         if path.startswith("/templates/") and method == "PUT":
             alias = path.rsplit("/", 1)[1]
             if alias not in self.templates:
@@ -154,7 +168,9 @@ class StandInPostmark:
 
     def _control(self, name, body=None):
         request = urllib.request.Request(
-            f"{self.api_url}_control/{name}", data=json.dumps(body or {}).encode(), method="POST",
+            f"{self.api_url}_control/{name}",
+            data=json.dumps(body or {}).encode(),
+            method="POST",
             headers={"Content-Type": "application/json"},
         )
         with urllib.request.urlopen(request, timeout=10) as response:

@@ -35,7 +35,12 @@ def test_marketer_records_a_phone_opt_out_in_two_clicks(staff):
     assert page.status_code == 200
     form = page.context["form"]
     assert form.initial["address"] == "Ada@Example.com"
-    data = {"address": "Ada@Example.com", "channels": form.fields["channels"].initial, "source": "phone", "note": "Called on Monday"}
+    data = {
+        "address": "Ada@Example.com",
+        "channels": form.fields["channels"].initial,
+        "source": "phone",
+        "note": "Called on Monday",
+    }
     response = client.post("/admin/suppression/record/", data)
     assert response.status_code == 302
     rows = Suppression.objects.filter(address_hash=address_hash("ada@example.com"))
@@ -46,7 +51,9 @@ def test_marketer_records_a_phone_opt_out_in_two_clicks(staff):
 
 
 def test_record_form_checks_the_address(staff):
-    response = staff["Marketers"].post("/admin/suppression/record/", {"address": "not an address", "channels": ["email_marketing"], "source": "letter"})
+    response = staff["Marketers"].post(
+        "/admin/suppression/record/", {"address": "not an address", "channels": ["email_marketing"], "source": "letter"}
+    )
     assert response.status_code == 200 and response.context["form"].errors["address"]
     assert not Suppression.objects.exists()
 
@@ -80,7 +87,9 @@ def test_marketers_cannot_export_or_lift(staff):
 
 
 def test_admins_export_csv_with_formulas_defused(staff):
-    policy.record_opt_out("ada@example.com", Channel.POSTAL_MARKETING, Source.LETTER, note='=HYPERLINK("http://evil","x")')
+    policy.record_opt_out(
+        "ada@example.com", Channel.POSTAL_MARKETING, Source.LETTER, note='=HYPERLINK("http://evil","x")'
+    )
     policy.record_opt_out("@sum(a1)@example.com", Channel.EMAIL_MARKETING, Source.LINK)
     response = staff["Admins"].get("/admin/suppression/?export=csv")
     assert response.status_code == 200

@@ -13,7 +13,17 @@ pytestmark = pytest.mark.django_db
 
 def test_suppress_closes_the_channel_once_and_logs_it():
     out = io.StringIO()
-    call_command("suppress", " Ada@Example.com", "--channel", "postal_marketing", "--source", "letter", "--note", "Letter of 3 Nov", stdout=out)
+    call_command(
+        "suppress",
+        " Ada@Example.com",
+        "--channel",
+        "postal_marketing",
+        "--source",
+        "letter",
+        "--note",
+        "Letter of 3 Nov",
+        stdout=out,
+    )
     call_command("suppress", "ada@example.com", "--channel", "postal_marketing", "--source", "letter", stdout=out)
     assert "closed now" in out.getvalue() and "was already closed" in out.getvalue()
     assert policy.is_suppressed("ADA@example.com", Channel.POSTAL_MARKETING)

@@ -15,7 +15,9 @@ URL = "https://mailroom.test/u/token/"
 def promotional(to="ada@example.com", url=URL, headers=True, link_in_body=True):
     body = f"Offers. Unsubscribe: {url}" if link_in_body else "Offers."
     message = EmailMultiAlternatives("Offers", body, "offers@example.com", [to])
-    message.attach_alternative(f'<p>Offers</p><a href="{url}">Unsubscribe</a>' if link_in_body else "<p>Offers</p>", "text/html")
+    message.attach_alternative(
+        f'<p>Offers</p><a href="{url}">Unsubscribe</a>' if link_in_body else "<p>Offers</p>", "text/html"
+    )
     if headers:
         message.extra_headers["List-Unsubscribe"] = f"<{url}>"
         message.extra_headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"

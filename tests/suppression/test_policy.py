@@ -14,7 +14,13 @@ def test_blocking_table_per_stream():
     policy.record_opt_out("bounced@example.com", Channel.UNDELIVERABLE, Source.BOUNCE)
     policy.record_opt_out("angry@example.com", Channel.COMPLAINT, Source.COMPLAINT)
     policy.record_opt_out("nopost@example.com", Channel.POSTAL_MARKETING, Source.PHONE)
-    everyone = ["optout@example.com", "bounced@example.com", "angry@example.com", "nopost@example.com", "ok@example.com"]
+    everyone = [
+        "optout@example.com",
+        "bounced@example.com",
+        "angry@example.com",
+        "nopost@example.com",
+        "ok@example.com",
+    ]
     assert policy.blocked(everyone, "promotional") == {
         "optout@example.com": Channel.EMAIL_MARKETING,
         "bounced@example.com": Channel.UNDELIVERABLE,
@@ -41,7 +47,9 @@ def test_person_may_opt_back_in_only_to_their_own_channels():
     assert policy.blocked(["ada@example.com"], "promotional") == {"ada@example.com": Channel.COMPLAINT}
     actions = list(ConsentEvent.objects.order_by("id").values_list("channel", "action"))
     assert actions == [
-        (Channel.EMAIL_MARKETING, "opt_out"), (Channel.COMPLAINT, "opt_out"), (Channel.EMAIL_MARKETING, "opt_in"),
+        (Channel.EMAIL_MARKETING, "opt_out"),
+        (Channel.COMPLAINT, "opt_out"),
+        (Channel.EMAIL_MARKETING, "opt_in"),
     ]
 
 
@@ -76,18 +84,34 @@ def test_an_erased_row_still_blocks_by_hash():
 
 
 def test_opt_out_is_recorded_once_with_its_event():
-    assert policy.record_opt_out(
-        " Ada@Example.com", Channel.UNDELIVERABLE, Source.BOUNCE, actor="postmark", reason="550 no such user",
-        campaign_id=7,
-    ) is True
+    assert (
+        policy.record_opt_out(
+            " Ada@Example.com",
+            Channel.UNDELIVERABLE,
+            Source.BOUNCE,
+            actor="postmark",
+            reason="550 no such user",
+            campaign_id=7,
+        )
+        is True
+    )
     assert policy.record_opt_out("ada@example.com", Channel.UNDELIVERABLE, Source.BOUNCE, actor="postmark") is False
     row = Suppression.objects.get()
     assert (row.address, row.address_hash, row.source, row.actor, row.reason, row.campaign_id) == (
-        "Ada@example.com", address_hash("ada@example.com"), Source.BOUNCE, "postmark", "550 no such user", 7,
+        "Ada@example.com",
+        address_hash("ada@example.com"),
+        Source.BOUNCE,
+        "postmark",
+        "550 no such user",
+        7,
     )
     event = ConsentEvent.objects.get()
     assert (event.action, event.channel, event.source, event.note, event.campaign_id) == (
-        "opt_out", Channel.UNDELIVERABLE, Source.BOUNCE, "550 no such user", 7,
+        "opt_out",
+        Channel.UNDELIVERABLE,
+        Source.BOUNCE,
+        "550 no such user",
+        7,
     )
 
 
@@ -99,6 +123,7 @@ def test_blocked_by_hash_reports_the_most_serious_channel_across_lookup_chunks()
     strangers = [address_hash(f"stranger{n}@example.com") for n in range(policy._LOOKUP_CHUNK)]
     ada, grace = address_hash("ada@example.com"), address_hash("grace@example.com")
     assert policy.blocked_by_hash([*strangers, ada, grace], "promotional") == {
-        ada: Channel.UNDELIVERABLE, grace: Channel.COMPLAINT,
+        ada: Channel.UNDELIVERABLE,
+        grace: Channel.COMPLAINT,
     }
     assert policy.blocked_by_hash([ada, grace], "account") == {ada: Channel.UNDELIVERABLE}

@@ -56,8 +56,10 @@ def test_unsubscribe_undo_and_preferences_on_a_phone(live_server, phone):
     assert not page.get_by_label("Postal offers").is_checked()
     actions = list(ConsentEvent.objects.order_by("id").values_list("action", "channel"))
     assert actions == [
-        ("opt_out", Channel.EMAIL_MARKETING), ("opt_in", Channel.EMAIL_MARKETING),
-        ("opt_out", Channel.POSTAL_MARKETING), ("opt_out", Channel.THIRD_PARTY_SHARING),
+        ("opt_out", Channel.EMAIL_MARKETING),
+        ("opt_in", Channel.EMAIL_MARKETING),
+        ("opt_out", Channel.POSTAL_MARKETING),
+        ("opt_out", Channel.THIRD_PARTY_SHARING),
     ]
 
     assert {urlparse(address).netloc for address in requested} == {urlparse(live_server.url).netloc}

@@ -65,12 +65,24 @@ class Person:
 
 def postmark(record_type, bounce_type, address):
     payload = {
-        "RecordType": record_type, "ID": next(event_ids), "Type": bounce_type, "TypeCode": 1, "ServerID": 23,
-        "MessageID": "2706ee8a-737c-4285-b032-ccd317af53ed", "Description": "", "Details": "smtp;550 5.1.1",
-        "Email": address.strip(), "From": "offers@example.com", "Inactive": True, "CanActivate": True,
-        "BouncedAt": datetime.now(UTC).isoformat(), "Subject": "Offers",
+        "RecordType": record_type,
+        "ID": next(event_ids),
+        "Type": bounce_type,
+        "TypeCode": 1,
+        "ServerID": 23,
+        "MessageID": "2706ee8a-737c-4285-b032-ccd317af53ed",
+        "Description": "",
+        "Details": "smtp;550 5.1.1",
+        "Email": address.strip(),
+        "From": "offers@example.com",
+        "Inactive": True,
+        "CanActivate": True,
+        "BouncedAt": datetime.now(UTC).isoformat(),
+        "Subject": "Offers",
     }
-    response = Client().post("/webhooks/anymail/postmark/tracking/", json.dumps(payload), content_type="application/json", **AUTH)
+    response = Client().post(
+        "/webhooks/anymail/postmark/tracking/", json.dumps(payload), content_type="application/json", **AUTH
+    )
     assert response.status_code == 200
 
 
@@ -104,7 +116,9 @@ def apply(action, argument, people, outbox):
     client = Client(enforce_csrf_checks=True)
     person = people[address_key(argument)] if isinstance(argument, str) else None
     if action == "one_click":
-        client.post(token_path(argument), "List-Unsubscribe=One-Click", content_type="application/x-www-form-urlencoded")
+        client.post(
+            token_path(argument), "List-Unsubscribe=One-Click", content_type="application/x-www-form-urlencoded"
+        )
         person.offers_closed = True
     elif action in ("preferences_out", "preferences_in"):
         keep = action == "preferences_in"

@@ -35,7 +35,9 @@ def test_one_click_post_without_cookie_or_csrf_unsubscribes_with_200():
     assert not response.cookies
     suppression = Suppression.objects.get()
     assert (suppression.address, suppression.channel, suppression.source) == (
-        "ada@example.com", Channel.EMAIL_MARKETING, Source.ONE_CLICK,
+        "ada@example.com",
+        Channel.EMAIL_MARKETING,
+        Source.ONE_CLICK,
     )
     assert ConsentEvent.objects.get().campaign_id == 7
 
@@ -71,6 +73,7 @@ def test_tampered_token_is_refused_without_side_effects(mangle):
 
 
 # --- Preference centre and undo ---------------------------------------------------------
+
 
 def preferences(client, path, **choices):
     return client.post(path + "preferences/", {channel: "yes" for channel, keep in choices.items() if keep})

@@ -39,6 +39,7 @@ def channels(address):
 
 # --- Postmark -------------------------------------------------------------------------
 
+
 def postmark_bounce(email, bounce_type="HardBounce", id_=901542550, record_type="Bounce"):
     return {
         "RecordType": record_type,
@@ -170,11 +171,23 @@ def test_mailgun_signed_permanent_failure_and_complaint():
         "timestamp": time.time(),
         "log-level": "warn",
         "recipient": "carol@example.com",
-        "message": {"headers": {"to": "carol@example.com", "message-id": "x@mg.example.com", "from": "bob@mg.example.com", "subject": "Offers"}},
+        "message": {
+            "headers": {
+                "to": "carol@example.com",
+                "message-id": "x@mg.example.com",
+                "from": "bob@mg.example.com",
+                "subject": "Offers",
+            }
+        },
         "user-variables": {},
     }
     assert post_json(MAILGUN, mailgun_event(complained, "token-2")).status_code == 200
-    unsubscribed = {**complained, "event": "unsubscribed", "id": "Ase7i2zsRYeDXztHGENqRA", "recipient": "dave@example.com"}
+    unsubscribed = {
+        **complained,
+        "event": "unsubscribed",
+        "id": "Ase7i2zsRYeDXztHGENqRA",
+        "recipient": "dave@example.com",
+    }
     assert post_json(MAILGUN, mailgun_event(unsubscribed, "token-3")).status_code == 200
     assert channels("alice@example.com") == {Channel.UNDELIVERABLE}
     assert Suppression.objects.get(channel=Channel.UNDELIVERABLE).campaign_id == 9
@@ -233,7 +246,12 @@ def ses_bounce(bounce_type, recipients):
             "bounceType": bounce_type,
             "bounceSubType": "General",
             "bouncedRecipients": [
-                {"emailAddress": r, "status": "5.1.1", "action": "failed", "diagnosticCode": "smtp; 550 5.1.1 User unknown"}
+                {
+                    "emailAddress": r,
+                    "status": "5.1.1",
+                    "action": "failed",
+                    "diagnosticCode": "smtp; 550 5.1.1 User unknown",
+                }
                 for r in recipients
             ],
             "timestamp": "2026-11-20T14:59:44.101Z",
@@ -271,7 +289,10 @@ def test_ses_transient_bounce_is_soft_and_complaint_is_complaint():
             "timestamp": "2026-11-20T14:59:44.101Z",
             "feedbackId": "000001378603177f-18c07c78-fa81-4a58-9dd1-fedc3cb8f49a-000000",
         },
-        "mail": {"messageId": "000001378603177f-7a5433e7-8edb-42ae-af10-f0181f34d6ee-000000", "destination": ["richard@example.com"]},
+        "mail": {
+            "messageId": "000001378603177f-7a5433e7-8edb-42ae-af10-f0181f34d6ee-000000",
+            "destination": ["richard@example.com"],
+        },
     }
     assert post_sns(complaint, message_id="a2").status_code == 200
     assert channels("richard@example.com") == {Channel.COMPLAINT}

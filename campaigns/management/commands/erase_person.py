@@ -12,8 +12,9 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("email")
-        parser.add_argument("--noinput", "--no-input", action="store_false", dest="interactive",
-                            help="Do not ask for confirmation")
+        parser.add_argument(
+            "--noinput", "--no-input", action="store_false", dest="interactive", help="Do not ask for confirmation"
+        )
         parser.add_argument("--actor", default="", help="Who asked for it (kept in the consent log)")
 
     def handle(self, *args, email, interactive, actor, **options):

@@ -18,6 +18,12 @@ class Command(BaseCommand):
 
     def handle(self, *args, email, export, erase, output, interactive, **options):
         if export:
-            call_command("export_person", email, *(["--output", output] if output else []), stdout=self.stdout, stderr=self.stderr)
+            call_command(
+                "export_person",
+                email,
+                *(["--output", output] if output else []),
+                stdout=self.stdout,
+                stderr=self.stderr,
+            )
         else:
             call_command("erase_person", email, *([] if interactive else ["--noinput"]), stdout=self.stdout)

@@ -36,28 +36,62 @@ SUPPRESSION_PERMISSIONS = ["view_suppression", "add_suppression"]
 # see contacts' personal data.
 GROUP_PERMISSIONS = {
     "Marketers": ["access_admin", "add_campaign", "change_campaign", "view_campaign", "view_audience"]
-    + CATALOGUE_PERMISSIONS + SEGMENT_PERMISSIONS + SUPPRESSION_PERMISSIONS,
+    + CATALOGUE_PERMISSIONS
+    + SEGMENT_PERMISSIONS
+    + SUPPRESSION_PERMISSIONS,
     "Admins": [
-        "access_admin", "add_campaign", "change_campaign", "delete_campaign", "view_campaign",
-        "add_audience", "change_audience", "delete_audience", "view_audience",
-        "delete_product", "delete_course", "change_sendersettings",
-        "delete_segment", "view_contact", "add_contact", "change_contact", "delete_contact", "export_contacts",
-        "add_importjob", "view_importjob",
-        "delete_suppression", "export_suppression", "manage_personal_data",
-    ] + CATALOGUE_PERMISSIONS + SEGMENT_PERMISSIONS + SUPPRESSION_PERMISSIONS,
+        "access_admin",
+        "add_campaign",
+        "change_campaign",
+        "delete_campaign",
+        "view_campaign",
+        "add_audience",
+        "change_audience",
+        "delete_audience",
+        "view_audience",
+        "delete_product",
+        "delete_course",
+        "change_sendersettings",
+        "delete_segment",
+        "view_contact",
+        "add_contact",
+        "change_contact",
+        "delete_contact",
+        "export_contacts",
+        "add_importjob",
+        "view_importjob",
+        "delete_suppression",
+        "export_suppression",
+        "manage_personal_data",
+    ]
+    + CATALOGUE_PERMISSIONS
+    + SEGMENT_PERMISSIONS
+    + SUPPRESSION_PERMISSIONS,
 }
 # Both groups compose email pages and use the image library.
 PAGE_PERMISSIONS = ["add_page", "change_page", "publish_page"]
 IMAGE_PERMISSIONS = ["add_image", "change_image", "choose_image"]
 PRODUCTS = [
-    ("DataDesk Pro", "499.00", "#1d4ed8", "Dashboards and reports from your spreadsheets and databases, "
-     "shared with your whole team in minutes."),
-    ("ShipIt CI", "29.00", "#047857", "Continuous integration that runs your tests on every push, "
-     "with results in your pull request."),
+    (
+        "DataDesk Pro",
+        "499.00",
+        "#1d4ed8",
+        "Dashboards and reports from your spreadsheets and databases, shared with your whole team in minutes.",
+    ),
+    (
+        "ShipIt CI",
+        "29.00",
+        "#047857",
+        "Continuous integration that runs your tests on every push, with results in your pull request.",
+    ),
 ]
 COURSES = [
-    ("Python for Data Analysis", "1200.00", "#b45309", "Five days from first notebook to a tested, "
-     "reusable analysis package. Small groups, hands-on labs."),
+    (
+        "Python for Data Analysis",
+        "1200.00",
+        "#b45309",
+        "Five days from first notebook to a tested, reusable analysis package. Small groups, hands-on labs.",
+    ),
 ]
 
 
@@ -79,7 +113,9 @@ class Command(BaseCommand):
         audience = self.seed_audience()
         campaign, _ = Campaign.objects.get_or_create(name="Winter offers (demo)", defaults={"page": page})
         campaign.audiences.add(audience)
-        self.stdout.write(f"Demo campaign id: {campaign.pk} (send it with: python manage.py send_campaign {campaign.pk})")
+        self.stdout.write(
+            f"Demo campaign id: {campaign.pk} (send it with: python manage.py send_campaign {campaign.pk})"
+        )
 
     def seed_admin(self, password):
         """Create the admin; its generated password is kept in var/ (never committed) so
@@ -88,7 +124,9 @@ class Command(BaseCommand):
         User = get_user_model()
         user = User.objects.filter(username="admin").first()
         if user and not password:
-            known = password_file.read_text().strip() if password_file.exists() else "(unchanged; reset with --password)"
+            known = (
+                password_file.read_text().strip() if password_file.exists() else "(unchanged; reset with --password)"
+            )
             self.stdout.write(f"Admin login: admin / {known}")
             return
         password = password or secrets.token_urlsafe(9)
@@ -123,7 +161,10 @@ class Command(BaseCommand):
             if not Product.objects.filter(name=name).exists():
                 slug = name.lower().replace(" ", "-")
                 product = Product.objects.create(
-                    name=name, price=price, summary=summary, image=demo_image(name, colour),
+                    name=name,
+                    price=price,
+                    summary=summary,
+                    image=demo_image(name, colour),
                     url=f"https://example.com/products/{slug}",
                 )
                 product.save_revision().publish()
@@ -133,11 +174,19 @@ class Command(BaseCommand):
                 continue
             course = Course.objects.create(title=title, price=price, summary=summary, image=demo_image(title, colour))
             # One session already past: the email must not show it.
-            for days, mode, location, seats in [(-10, "classroom", "London", 0), (14, "online", "", 8),
-                                                (35, "classroom", "Berlin", 3), (70, "online", "", None)]:
+            for days, mode, location, seats in [
+                (-10, "classroom", "London", 0),
+                (14, "online", "", 8),
+                (35, "classroom", "Berlin", 3),
+                (70, "online", "", None),
+            ]:
                 CourseSession.objects.create(
-                    course=course, starts_at=now + timedelta(days=days), duration_days=5, mode=mode,
-                    location=location, seats_left=seats,
+                    course=course,
+                    starts_at=now + timedelta(days=days),
+                    duration_days=5,
+                    mode=mode,
+                    location=location,
+                    seats_left=seats,
                     registration_url=f"https://example.com/courses/python-data/{days + 100}",
                 )
             course.save_revision().publish()
@@ -158,13 +207,32 @@ class Command(BaseCommand):
             preheader="Courses and software at winter prices.",
             body=[
                 ("heading", "Hello {first_name|there}!"),
-                ("text", "<p>Our <b>winter offers</b> on software and training courses are open until the end of the month.</p>"),
-                ("product_offer", {"product": Product.objects.get(name="DataDesk Pro"), "promo_price": "399.00",
-                                   "discount_text": "20% off until 31 December", "button_label": "Get DataDesk Pro"}),
-                ("product_offer", {"product": Product.objects.get(name="ShipIt CI"), "button_label": "Start a free trial"}),
+                (
+                    "text",
+                    "<p>Our <b>winter offers</b> on software and training courses are open until the end of the month.</p>",
+                ),
+                (
+                    "product_offer",
+                    {
+                        "product": Product.objects.get(name="DataDesk Pro"),
+                        "promo_price": "399.00",
+                        "discount_text": "20% off until 31 December",
+                        "button_label": "Get DataDesk Pro",
+                    },
+                ),
+                (
+                    "product_offer",
+                    {"product": Product.objects.get(name="ShipIt CI"), "button_label": "Start a free trial"},
+                ),
                 ("divider", None),
-                ("course_offer", {"course": Course.objects.get(title="Python for Data Analysis"), "sessions_shown": 3,
-                                  "discount_text": "Early-bird price"}),
+                (
+                    "course_offer",
+                    {
+                        "course": Course.objects.get(title="Python for Data Analysis"),
+                        "sessions_shown": 3,
+                        "discount_text": "Early-bird price",
+                    },
+                ),
                 ("button", {"label": "See all offers", "url": "https://example.com/offers"}),
             ],
         )
@@ -185,8 +253,11 @@ class Command(BaseCommand):
             Membership.objects.get_or_create(audience=audience, contact=contact)
         for number in (7, 21, 42):
             policy.record_opt_out(
-                f"customer{number:02d}@example.com", Channel.EMAIL_MARKETING, Source.ADMIN,
-                actor="seed_demo", note="Demo opt-out",
+                f"customer{number:02d}@example.com",
+                Channel.EMAIL_MARKETING,
+                Source.ADMIN,
+                actor="seed_demo",
+                note="Demo opt-out",
             )
         return audience
 

@@ -69,8 +69,16 @@ def test_status_endpoint_returns_progress_json(client, marketer, campaign):
     response = client.get(url("status", campaign))
     assert response.status_code == 200
     assert response.json() == {
-        "status": "sending", "status_label": "Sending", "pause_reason": "",
-        "total": 10, "pending": 2, "sent": 5, "failed": 2, "suppressed": 1, "done": 8, "percent": 80.0,
+        "status": "sending",
+        "status_label": "Sending",
+        "pause_reason": "",
+        "total": 10,
+        "pending": 2,
+        "sent": 5,
+        "failed": 2,
+        "suppressed": 1,
+        "done": 8,
+        "percent": 80.0,
     }
 
 

@@ -58,9 +58,14 @@ def test_marketers_see_counts_but_no_personal_data_and_cannot_import_or_export(m
     assert page.status_code == 200
     assert b"Customers" in page.content and b"ada@example.com" not in page.content
     assert [cell for cell in (b">2<", b">1<") if cell in page.content.replace(b" ", b"").replace(b"\n", b"")]
-    for url in (reverse("contact:index"), reverse("imports:index"), reverse("imports:upload"),
-                reverse("audience:export", args=[audience.pk]), reverse("contact:export_postal"),
-                reverse("contact:export_third_party")):
+    for url in (
+        reverse("contact:index"),
+        reverse("imports:index"),
+        reverse("imports:upload"),
+        reverse("audience:export", args=[audience.pk]),
+        reverse("contact:export_postal"),
+        reverse("contact:export_third_party"),
+    ):
         assert marketer_client.get(url).status_code in (302, 403), url
     assert not ExportLog.objects.exists()
     assert marketer_client.get(reverse("segment:add")).status_code == 200
@@ -68,8 +73,10 @@ def test_marketers_see_counts_but_no_personal_data_and_cannot_import_or_export(m
 
 def test_import_through_the_admin_with_mapping_dry_run_and_report(admin_client, eager_tasks):
     upload = SimpleUploadedFile("shop.csv", b"E-mail;Vorname;Plan\nada@example.com;Ada;pro\nbroken;X;y\n")
-    response = admin_client.post(reverse("imports:upload"), {
-        "file": upload, "kind": "contacts", "audience_name": "Shop", "channel": "email_marketing"})
+    response = admin_client.post(
+        reverse("imports:upload"),
+        {"file": upload, "kind": "contacts", "audience_name": "Shop", "channel": "email_marketing"},
+    )
     job = ImportJob.objects.get()
     assert response.url == reverse("imports:mapping", args=[job.pk])
     mapping_page = admin_client.get(response.url)
@@ -82,18 +89,27 @@ def test_import_through_the_admin_with_mapping_dry_run_and_report(admin_client, 
     admin_client.post(response.url, form | {"import": "1"})
     progress = admin_client.get(reverse("imports:progress", args=[job.pk])).json()
     assert (progress["status"], progress["done"], progress["percent"], progress["dry_run"]) == ("done", 2, 100, False)
-    assert {k: progress["summary"][k] for k in ("rows", "created", "invalid")} == {"rows": 2, "created": 1, "invalid": 1}
+    assert {k: progress["summary"][k] for k in ("rows", "created", "invalid")} == {
+        "rows": 2,
+        "created": 1,
+        "invalid": 1,
+    }
     ada = Contact.objects.get()
     assert (ada.first_name, ada.attributes, list(ada.audiences.values_list("name", flat=True))) == (
-        "Ada", {"plan": "pro"}, ["Shop"])
+        "Ada",
+        {"plan": "pro"},
+        ["Shop"],
+    )
     report = csv_rows(admin_client.get(reverse("imports:report", args=[job.pk])))
     assert report[0] == ["line", "raw row", "reason"] and report[1][:2] == ["3", "broken,X,y"]
 
 
 def test_upload_without_email_column_is_refused_before_anything_is_written(admin_client):
     upload = SimpleUploadedFile("names.csv", b"name,phone\nAda,1\n")
-    response = admin_client.post(reverse("imports:upload"), {
-        "file": upload, "kind": "contacts", "audience_name": "Shop", "channel": "email_marketing"})
+    response = admin_client.post(
+        reverse("imports:upload"),
+        {"file": upload, "kind": "contacts", "audience_name": "Shop", "channel": "email_marketing"},
+    )
     job = ImportJob.objects.get()
     assert response.url == reverse("imports:mapping", args=[job.pk])  # the admin may still map a column
     mapping = admin_client.post(reverse("imports:mapping", args=[job.pk]), {"column_0": "first_name"})
@@ -136,8 +152,10 @@ def test_segment_export_and_live_count_in_listing(admin_client):
 
 def test_the_uploaded_list_is_not_kept_after_a_real_import(admin_client, eager_tasks):
     upload = SimpleUploadedFile("list.csv", b"email\nada@example.com\n")
-    admin_client.post(reverse("imports:upload"), {
-        "file": upload, "kind": "contacts", "audience_name": "Shop", "channel": "email_marketing"})
+    admin_client.post(
+        reverse("imports:upload"),
+        {"file": upload, "kind": "contacts", "audience_name": "Shop", "channel": "email_marketing"},
+    )
     job = ImportJob.objects.get()
     stored = job.file.path
     admin_client.post(reverse("imports:mapping", args=[job.pk]), {"column_0": "email", "import": "1"})
@@ -149,8 +167,12 @@ def test_the_uploaded_list_is_not_kept_after_a_real_import(admin_client, eager_t
 
 def test_a_running_job_is_not_queued_twice(admin_client):
     upload = SimpleUploadedFile("list.csv", b"email\nada@example.com\n")
-    admin_client.post(reverse("imports:upload"), {
-        "file": upload, "kind": "contacts", "audience_name": "Shop", "channel": "email_marketing"})
+    admin_client.post(
+        reverse("imports:upload"),
+        {"file": upload, "kind": "contacts", "audience_name": "Shop", "channel": "email_marketing"},
+    )
     ImportJob.objects.update(status="running", rows_done=7)
-    admin_client.post(reverse("imports:mapping", args=[ImportJob.objects.get().pk]), {"column_0": "email", "import": "1"})
+    admin_client.post(
+        reverse("imports:mapping", args=[ImportJob.objects.get().pk]), {"column_0": "email", "import": "1"}
+    )
     assert ImportJob.objects.get().rows_done == 7 and not Contact.objects.exists()

@@ -13,10 +13,21 @@ from suppression.models import Channel, Source
 pytestmark = pytest.mark.django_db
 
 
-@pytest.mark.parametrize("value, expected", [
-    ("=1+1", "'=1+1"), ("+49 30", "'+49 30"), ("-2", "'-2"), ("@SUM(A1)", "'@SUM(A1)"), ("\tx", "'\tx"),
-    ("Ada", "Ada"), ("", ""), (None, ""), (["vip", "=x"], "vip, =x"), (["=x"], "'=x"),
-])
+@pytest.mark.parametrize(
+    "value, expected",
+    [
+        ("=1+1", "'=1+1"),
+        ("+49 30", "'+49 30"),
+        ("-2", "'-2"),
+        ("@SUM(A1)", "'@SUM(A1)"),
+        ("\tx", "'\tx"),
+        ("Ada", "Ada"),
+        ("", ""),
+        (None, ""),
+        (["vip", "=x"], "vip, =x"),
+        (["=x"], "'=x"),
+    ],
+)
 def test_neutralise(value, expected):
     assert neutralise(value) == expected
 
@@ -35,7 +46,11 @@ def test_export_commands_leave_out_opt_outs_and_are_audited(tmp_path):
     call_command("export_postal", str(tmp_path / "postal.csv"))
     call_command("export_third_party", str(tmp_path / "affiliated.csv"))
     assert read(tmp_path / "postal.csv") == [
-        ["first_name", "last_name", "company", "postal_address", "country"], ["'=Grace", "", "", "2 Way", ""]]
+        ["first_name", "last_name", "company", "postal_address", "country"],
+        ["'=Grace", "", "", "2 Way", ""],
+    ]
     assert [row[0] for row in read(tmp_path / "affiliated.csv")] == ["email", "ada@example.com", "linus@example.com"]
     assert list(ExportLog.objects.order_by("id").values_list("kind", "rows", "username")) == [
-        ("postal", 1, "command line"), ("third_party", 2, "command line")]
+        ("postal", 1, "command line"),
+        ("third_party", 2, "command line"),
+    ]

@@ -47,7 +47,8 @@ def report_rows(summary):
 def test_counts_every_outcome_and_reports_rejected_rows(tmp_path, capsys):
     policy.record_opt_out("grace@example.com", Channel.EMAIL_MARKETING, Source.PHONE)
     summary = run_import(
-        tmp_path, capsys,
+        tmp_path,
+        capsys,
         "email,first_name,last_name\n"
         "ada@example.com,Ada,Lovelace\n"
         "not-an-address,Bad,Row\n"
@@ -125,12 +126,12 @@ def test_utf16_with_and_without_bom(tmp_path, capsys, encoding):
 
 def test_quoted_newlines_and_blank_lines(tmp_path, capsys):
     content = (
-        'email,first_name,postal_address\n'
-        '\n'
+        "email,first_name,postal_address\n"
+        "\n"
         'ada@example.com,Ada,"12 Analytical Way\nLondon"\n'
-        '\n\n'
+        "\n\n"
         'bad-address,"Multi\nLine",x\n'
-        'grace@example.com,Grace,\n'
+        "grace@example.com,Grace,\n"
     )
     summary = run_import(tmp_path, capsys, content)
     assert counts(summary) == expect(rows=3, created=2, invalid=1)
@@ -147,7 +148,9 @@ def test_missing_email_column_is_a_clear_error_before_anything_is_written(tmp_pa
 
 
 def test_invalid_addresses_are_rejected_with_reasons(tmp_path, capsys):
-    content = "email\nplain\nno-domain@\n@no-local.com\ntwo@@example.com\nspace in@example.com\nok@example.com\nx@localhost\n"
+    content = (
+        "email\nplain\nno-domain@\n@no-local.com\ntwo@@example.com\nspace in@example.com\nok@example.com\nx@localhost\n"
+    )
     summary = run_import(tmp_path, capsys, content)
     assert counts(summary) == expect(rows=7, created=1, invalid=6)
     assert all(reason for _line, _raw, reason in report_rows(summary)[1:])
@@ -196,14 +199,17 @@ def test_suppressed_addresses_join_but_stay_suppressed(tmp_path, capsys):
     assert counts(summary) == expect(rows=4, created=4, suppressed=2)
     assert set(Suppression.objects.values_list("address_hash", "channel")) == before
     assert policy.blocked(["opted@example.com", "bounced@example.com", "fresh@example.com"], Stream.PROMOTIONAL) == {
-        "opted@example.com": Channel.EMAIL_MARKETING, "bounced@example.com": Channel.UNDELIVERABLE,
+        "opted@example.com": Channel.EMAIL_MARKETING,
+        "bounced@example.com": Channel.UNDELIVERABLE,
     }
     assert Audience.objects.get(name="Customers").contacts.count() == 4
 
 
 def test_tags_attributes_and_consent_are_mapped_explicitly(tmp_path):
     path = tmp_path / "shop.csv"
-    path.write_text("Email,Tags,Last Order,Consent Date,Notes\nada@example.com,vip; course,2025-03-01,2024-01-31,secret\n")
+    path.write_text(
+        "Email,Tags,Last Order,Consent Date,Notes\nada@example.com,vip; course,2025-03-01,2024-01-31,secret\n"
+    )
     mapping = {0: "email", 1: "tags", 2: "attribute:last_order", 3: "consent_date"}
     summary = import_file(path, mapping=mapping, audience_name="Shop")
     assert (summary.rows, summary.created, summary.invalid) == (1, 1, 0)
@@ -220,8 +226,14 @@ def test_suppression_list_import_records_source_import_and_file_name(tmp_path):
     path = tmp_path / "previous-provider-unsubscribes.csv"
     path.write_text("Email Address\nold@example.com\nOLD@example.com\nother@example.com\nnope\n")
     summary = import_file(path, kind="suppressions", channel=Channel.EMAIL_MARKETING)
-    assert (summary.rows, summary.created, summary.unchanged, summary.duplicates, summary.invalid, summary.suppressed) == (
-        4, 2, 0, 1, 1, 2)
+    assert (
+        summary.rows,
+        summary.created,
+        summary.unchanged,
+        summary.duplicates,
+        summary.invalid,
+        summary.suppressed,
+    ) == (4, 2, 0, 1, 1, 2)
     rows = Suppression.objects.order_by("address")
     assert [(s.address, s.source, s.note) for s in rows] == [
         ("old@example.com", Source.IMPORT, "Imported from previous-provider-unsubscribes.csv"),
@@ -237,12 +249,29 @@ def test_common_headers_are_matched_automatically():
     assert auto_mapping(headers) == {0: "email", 1: "first_name", 2: "last_name", 3: "company", 4: "country"}
 
 
-@pytest.mark.parametrize("address", [
-    "ada@example.com", "a.b-c+tag@sub.example.co.uk", "x@localhost", "x@example.test", "x@xn--nxasmq6b.com",
-    "x@ab--cd.com", "a..b@example.com", ".a@example.com", "a@-example.com", "a@example.c0m", "a" * 65 + "@example.com",
-    "Zoë@example.com", "user@bücher.de", "a@example", "a@123.com", "o'brien@example.ie", "a@exa_mple.com",
-    f"a@{'b' * 63}.{'c' * 63}.{'d' * 63}.{'e' * 57}.com",
-])
+@pytest.mark.parametrize(
+    "address",
+    [
+        "ada@example.com",
+        "a.b-c+tag@sub.example.co.uk",
+        "x@localhost",
+        "x@example.test",
+        "x@xn--nxasmq6b.com",
+        "x@ab--cd.com",
+        "a..b@example.com",
+        ".a@example.com",
+        "a@-example.com",
+        "a@example.c0m",
+        "a" * 65 + "@example.com",
+        "Zoë@example.com",
+        "user@bücher.de",
+        "a@example",
+        "a@123.com",
+        "o'brien@example.ie",
+        "a@exa_mple.com",
+        f"a@{'b' * 63}.{'c' * 63}.{'d' * 63}.{'e' * 57}.com",
+    ],
+)
 def test_fast_address_check_agrees_with_email_validator(address):
     try:
         validate_email(address, check_deliverability=False)

@@ -20,8 +20,9 @@ F, Op = SegmentRule.Field, SegmentRule.Operator
 def segment(name, *rules, match=Segment.Match.ALL):
     saved = Segment.objects.create(name=name, match=match)
     for field, operator, value, *attribute in rules:
-        SegmentRule.objects.create(segment=saved, field=field, operator=operator, value=value,
-                                   attribute=attribute[0] if attribute else "")
+        SegmentRule.objects.create(
+            segment=saved, field=field, operator=operator, value=value, attribute=attribute[0] if attribute else ""
+        )
     return saved
 
 
@@ -34,7 +35,8 @@ def people(db):
     customers = make_audience("Customers", [("ada@example.com", "Ada"), ("grace@example.com", "Grace")])
     trial = make_audience("Trial", [("grace@example.com", "Grace"), ("linus@example.com", "Linus")])
     Contact.objects.filter(email="ada@example.com").update(
-        country="GB", tags=["vip", "course"], attributes={"last_purchase": "2025-03-01", "plan": "pro"})
+        country="GB", tags=["vip", "course"], attributes={"last_purchase": "2025-03-01", "plan": "pro"}
+    )
     Contact.objects.filter(email="grace@example.com").update(country="US", tags=["course"])
     Contact.objects.filter(email="linus@example.com").update(country="gb", attributes={"plan": "free"})
     Contact.objects.create(email="old@example.com", country="DE")
@@ -42,22 +44,28 @@ def people(db):
     return customers, trial
 
 
-@pytest.mark.parametrize("rules, match, expected", [
-    ([(F.COUNTRY, Op.IS, "gb")], "all", ["ada@example.com", "linus@example.com"]),
-    ([(F.COUNTRY, Op.IS_NOT, "GB")], "all", ["grace@example.com", "old@example.com"]),
-    ([(F.TAG, Op.IS, "course")], "all", ["ada@example.com", "grace@example.com"]),
-    ([(F.TAG, Op.IS, "course"), (F.COUNTRY, Op.IS, "US")], "all", ["grace@example.com"]),
-    ([(F.TAG, Op.IS, "vip"), (F.COUNTRY, Op.IS, "DE")], "any", ["ada@example.com", "old@example.com"]),
-    ([(F.AUDIENCE, Op.IS, "Trial")], "all", ["grace@example.com", "linus@example.com"]),
-    ([(F.AUDIENCE, Op.IS_NOT, "Trial")], "all", ["ada@example.com", "old@example.com"]),
-    ([(F.ATTRIBUTE, Op.IS, "pro", "plan")], "all", ["ada@example.com"]),
-    ([(F.ATTRIBUTE, Op.GREATER, "2025-01-01", "last_purchase")], "all", ["ada@example.com"]),
-    ([(F.ATTRIBUTE, Op.IS_SET, "", "plan")], "all", ["ada@example.com", "linus@example.com"]),
-    ([(F.CREATED, Op.NOT_WITHIN_DAYS, "365")], "all", ["old@example.com"]),
-    ([(F.LAST_MAILED, Op.NOT_WITHIN_DAYS, "180")], "all",
-     ["ada@example.com", "grace@example.com", "linus@example.com", "old@example.com"]),
-    ([], "all", []),
-])
+@pytest.mark.parametrize(
+    "rules, match, expected",
+    [
+        ([(F.COUNTRY, Op.IS, "gb")], "all", ["ada@example.com", "linus@example.com"]),
+        ([(F.COUNTRY, Op.IS_NOT, "GB")], "all", ["grace@example.com", "old@example.com"]),
+        ([(F.TAG, Op.IS, "course")], "all", ["ada@example.com", "grace@example.com"]),
+        ([(F.TAG, Op.IS, "course"), (F.COUNTRY, Op.IS, "US")], "all", ["grace@example.com"]),
+        ([(F.TAG, Op.IS, "vip"), (F.COUNTRY, Op.IS, "DE")], "any", ["ada@example.com", "old@example.com"]),
+        ([(F.AUDIENCE, Op.IS, "Trial")], "all", ["grace@example.com", "linus@example.com"]),
+        ([(F.AUDIENCE, Op.IS_NOT, "Trial")], "all", ["ada@example.com", "old@example.com"]),
+        ([(F.ATTRIBUTE, Op.IS, "pro", "plan")], "all", ["ada@example.com"]),
+        ([(F.ATTRIBUTE, Op.GREATER, "2025-01-01", "last_purchase")], "all", ["ada@example.com"]),
+        ([(F.ATTRIBUTE, Op.IS_SET, "", "plan")], "all", ["ada@example.com", "linus@example.com"]),
+        ([(F.CREATED, Op.NOT_WITHIN_DAYS, "365")], "all", ["old@example.com"]),
+        (
+            [(F.LAST_MAILED, Op.NOT_WITHIN_DAYS, "180")],
+            "all",
+            ["ada@example.com", "grace@example.com", "linus@example.com", "old@example.com"],
+        ),
+        ([], "all", []),
+    ],
+)
 def test_segment_rules(people, rules, match, expected):
     assert emails(segments.contacts_in(segment("S", *rules, match=match))) == expected
 
@@ -77,7 +85,10 @@ def test_opened_nothing_in_six_months(people, sender_settings):
     lifecycle.begin(campaign.pk)
     delivery = Delivery.objects.get(campaign=campaign, contact__email="ada@example.com")
     DeliveryEvent.objects.create(
-        campaign=campaign, delivery=delivery, kind=DeliveryEvent.Kind.OPENED, occurred_at=timezone.now() - timedelta(days=30)
+        campaign=campaign,
+        delivery=delivery,
+        kind=DeliveryEvent.Kind.OPENED,
+        occurred_at=timezone.now() - timedelta(days=30),
     )
     dormant = segments.contacts_in(segment("Dormant", (F.LAST_OPENED, Op.NOT_WITHIN_DAYS, "180")))
     engaged = segments.contacts_in(segment("Engaged", (F.LAST_OPENED, Op.WITHIN_DAYS, "180")))
@@ -120,5 +131,6 @@ def test_overlapping_audiences_and_segments_give_one_delivery_each(people, sende
     lifecycle.schedule(campaign)
     assert lifecycle.begin(campaign.pk)
     assert dict(Delivery.objects.filter(campaign=campaign).values_list("contact__email", "status")) == {
-        "ada@example.com": Delivery.Status.PENDING, "grace@example.com": Delivery.Status.SUPPRESSED,
+        "ada@example.com": Delivery.Status.PENDING,
+        "grace@example.com": Delivery.Status.SUPPRESSED,
     }

@@ -42,8 +42,16 @@ def test_results_take_a_fixed_number_of_queries(campaign):
 
 def test_progress_as_json_for_the_status_endpoint(campaign):
     expected = {
-        "status": "sending", "status_label": "Sending", "pause_reason": "",
-        "total": 10, "pending": 2, "sent": 5, "failed": 2, "suppressed": 1, "done": 8, "percent": 80.0,
+        "status": "sending",
+        "status_label": "Sending",
+        "pause_reason": "",
+        "total": 10,
+        "pending": 2,
+        "sent": 5,
+        "failed": 2,
+        "suppressed": 1,
+        "done": 8,
+        "percent": 80.0,
     }
     with CaptureQueriesContext(connection) as queries:
         assert stats.progress(campaign).as_json() == expected  # from the campaign's counters
@@ -82,7 +90,9 @@ def test_retry_failed_requeues_failures_and_reopens_a_sent_campaign(campaign):
     campaign.refresh_from_db()
     assert campaign.status == Campaign.Status.SENDING and campaign.finished_at is None
     assert campaign.failed_count == 0  # the failure-rate guard no longer counts them
-    retried = Delivery.objects.filter(campaign=campaign, contact__email__in=["person5@example.com", "person6@example.com"])
+    retried = Delivery.objects.filter(
+        campaign=campaign, contact__email__in=["person5@example.com", "person6@example.com"]
+    )
     assert set(retried.values_list("status", "reason")) == {("pending", "")}
     assert lifecycle.retry_failed(campaign.pk) == 0
 

@@ -12,7 +12,12 @@ from tests.factories import send_until_idle, started_campaign
 
 pytestmark = pytest.mark.django_db
 
-PEOPLE = [("ada@example.com", "<Ada>"), ("grace@example.com", "Grace"), ("inactive@example.com", "Ina"), ("optout@example.com", "Opt")]
+PEOPLE = [
+    ("ada@example.com", "<Ada>"),
+    ("grace@example.com", "Grace"),
+    ("inactive@example.com", "Ina"),
+    ("optout@example.com", "Opt"),
+]
 
 
 @pytest.fixture(params=[True, False], ids=["batch", "single"])
@@ -36,14 +41,18 @@ def test_postmark_receives_personalised_messages_with_one_click_headers(campaign
     assert "Hello <Ada>!" in ada["TextBody"]
     headers = {h["Name"]: h["Value"] for h in ada["Headers"]}
     url = headers["List-Unsubscribe"][1:-1]
-    assert url.startswith("https://mailroom.test/u/") and headers["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert (
+        url.startswith("https://mailroom.test/u/") and headers["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    )
     assert url in ada["HtmlBody"] and url in ada["TextBody"]
     delivery = Delivery.objects.get(campaign=campaign, contact__email="ada@example.com")
     assert ada["Metadata"] == {"campaign": str(campaign.pk), "delivery": str(delivery.pk)}
     assert delivery.esp_message_id
     assert statuses(campaign) == {
-        "ada@example.com": "sent", "grace@example.com": "sent",
-        "inactive@example.com": "failed", "optout@example.com": "suppressed",
+        "ada@example.com": "sent",
+        "grace@example.com": "sent",
+        "inactive@example.com": "failed",
+        "optout@example.com": "suppressed",
     }
     # Postmark's "inactive recipient" is a mailbox problem: suppressed as undeliverable.
     assert Suppression.objects.filter(address="inactive@example.com", channel=Channel.UNDELIVERABLE).exists()

@@ -11,7 +11,9 @@ FROZEN = FrozenEmail(
     subject="{first_name|Hi}, offers ✓",
     preheader="",
     html="<html><body><p style='color:red'>Hello {first_name|there} — Ünïcode ✓</p>"
-    + "<p>" + "long line of offer text " * 40 + "</p>"
+    + "<p>"
+    + "long line of offer text " * 40
+    + "</p>"
     + '<a href="{unsubscribe_url}">Unsubscribe</a> {email}</body></html>',
     text="Hello {first_name|there}\n" + "offer text " * 40 + "\nUnsubscribe: {unsubscribe_url}\n.leading dot line\n",
     from_email="Example Offers <offers@example.com>",
@@ -39,7 +41,10 @@ def parts(message):
 
 def prepared_bytes(values=VALUES):
     skeleton = MimeSkeleton(FROZEN, {"X-Mailroom-Campaign": "7"})
-    headers = {"List-Unsubscribe": f"<{values['unsubscribe_url']}>", "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"}
+    headers = {
+        "List-Unsubscribe": f"<{values['unsubscribe_url']}>",
+        "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+    }
     return PreparedEmail(skeleton, values["email"], values, headers).message().as_bytes()
 
 

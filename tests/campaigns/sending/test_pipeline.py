@@ -101,7 +101,12 @@ def test_counters_agree_with_the_deliveries_even_when_a_chunk_is_written_twice(c
         late.add(delivery, Delivery.Status.FAILED, "timeout")
     late.flush()
     campaign.refresh_from_db()
-    assert (campaign.audience_count, campaign.sent_count, campaign.failed_count, campaign.suppressed_count) == (3, 2, 0, 1)
+    assert (campaign.audience_count, campaign.sent_count, campaign.failed_count, campaign.suppressed_count) == (
+        3,
+        2,
+        0,
+        1,
+    )
     assert set(Delivery.objects.filter(campaign=campaign).values_list("status", flat=True)) == {"sent", "suppressed"}
 
 
@@ -162,5 +167,8 @@ def test_frozen_email_carries_utm_tags_and_the_web_version_link(campaign):
     start(campaign)
     assert "https://example.com/offers?utm_source=newsletter&amp;utm_medium=email" in campaign.frozen_html
     assert "/u/" not in campaign.frozen_html  # the unsubscribe link stays a merge field, untagged
-    assert "{unsubscribe_url}" in campaign.frozen_html and "utm_source" not in campaign.frozen_html.split("{unsubscribe_url}")[0][-200:]
+    assert (
+        "{unsubscribe_url}" in campaign.frozen_html
+        and "utm_source" not in campaign.frozen_html.split("{unsubscribe_url}")[0][-200:]
+    )
     assert "View in browser" in campaign.frozen_html or "view it in your browser" in campaign.frozen_html.lower()
