@@ -3,7 +3,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test bench install clean
+.PHONY: run test lint fmt bench install clean
 
 install: $(STAMP)
 
@@ -24,8 +24,16 @@ run: install
 	@echo ""
 	@PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho -f Procfile.dev start
 
-test: install
-	@$(BIN)/python -m pytest
+test: install lint
+	@$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The suite refuses to run on a lint or format error; `make fmt` fixes what can be fixed.
+lint: install
+	@$(BIN)/ruff check --quiet . && $(BIN)/ruff format --check --quiet . \
+	  || { echo "Lint or format errors above; 'make fmt' fixes most of them." >&2; exit 1; }
+
+fmt: install
+	@$(BIN)/ruff check --fix --quiet . ; $(BIN)/ruff format --quiet .
 
 # Real PostgreSQL and Redis; defaults match .ci/run. Prints one JSON line per figure.
 bench: install
