@@ -1,11 +1,13 @@
 """What became of each delivery, written per chunk in one set-based UPDATE together with
 the campaign's counters (which the progress bar reads)."""
 
+import logging
+import time
 from collections import Counter
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import InterfaceError, OperationalError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -14,6 +16,8 @@ from suppression import policy
 from suppression.models import Channel, Source
 
 from . import delivery_errors
+
+logger = logging.getLogger(__name__)
 
 
 def write_outcomes(rows, now):
@@ -59,6 +63,8 @@ class Recorder:
         self.campaign_id = campaign_id
         self.rows = []
         self.last_error = ""
+        self.unavailable = []  # deliveries the backend could not take (an outage): not attempts
+        self.retry_after = None  # seconds the backend asked us to wait, if it said
 
     def add(self, delivery, status, reason="", message_id="", claimed_until=None):
         self.rows.append((delivery.pk, status, reason[:255], message_id, claimed_until))
@@ -74,6 +80,12 @@ class Recorder:
     def error(self, delivery, outcome):
         self.last_error = outcome.error
         kind = delivery_errors.classify(outcome.exception)
+        if kind == delivery_errors.UNAVAILABLE:
+            self.unavailable.append(delivery)
+            wait = delivery_errors.retry_after(outcome.exception)
+            if wait is not None:
+                self.retry_after = max(wait, self.retry_after or 0)
+            return
         if kind == delivery_errors.TRANSIENT and delivery.attempts + 1 < settings.MAILROOM_MAX_ATTEMPTS:
             # Left claimed with a short lease: reclaim_stale hands it out again after the backoff.
             backoff = timedelta(seconds=min(300, 2 ** (delivery.attempts + 1)))
@@ -93,22 +105,37 @@ class Recorder:
             )
         self.add(delivery, Delivery.Status.FAILED, reason)
 
-    def flush(self, still_claimed=()):
-        """Write the outcomes so far; extend the lease of the batch's rows not yet sent."""
-        now = timezone.now()
+    def flush(self):
+        """Write the outcomes so far, surviving a dropped database connection: the chunk is
+        already handed off, and losing its outcomes would send it again."""
+        if self.rows:
+            reconnecting(self._write)
+        self.rows = []
+
+    def _write(self):
         # One transaction, so the campaign's counters always agree with its deliveries: the
         # progress bar reads the counters instead of counting a million rows every 2 s.
         with transaction.atomic():
-            written = write_outcomes(self.rows, now)
-            if still_claimed:
-                lease = now + timedelta(seconds=settings.MAILROOM_CLAIM_LEASE_SECONDS)
-                Delivery.objects.filter(pk__in=[d.pk for d in still_claimed], status=Delivery.Status.CLAIMED).update(
-                    claimed_until=lease
-                )
+            written = write_outcomes(self.rows, timezone.now())
             Campaign.objects.filter(pk=self.campaign_id).update(
                 sent_count=F("sent_count") + written[Delivery.Status.SENT],
                 failed_count=F("failed_count") + written[Delivery.Status.FAILED],
                 suppressed_count=F("suppressed_count") + written[Delivery.Status.SUPPRESSED],
-                last_activity_at=now,
             )
-        self.rows = []
+
+
+def reconnecting(work):
+    """Run work(); when the database connection drops (a restart, a failover, backends
+    terminated), reconnect and run it again, for up to one lease (after that the rows are
+    another worker's). work must be safe to repeat: write_outcomes is, since a delivery
+    that already has an outcome keeps it. Inside a caller's transaction it cannot be."""
+    deadline = time.monotonic() + settings.MAILROOM_CLAIM_LEASE_SECONDS
+    while True:
+        try:
+            return work()
+        except (OperationalError, InterfaceError) as error:
+            if connection.in_atomic_block or time.monotonic() > deadline:
+                raise
+            logger.warning("Database connection lost (%s); reconnecting.", str(error).strip())
+            connection.close()
+            time.sleep(0.5)

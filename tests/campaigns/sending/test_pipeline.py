@@ -150,17 +150,6 @@ def test_beat_finds_only_campaigns_that_are_due(campaign):
     assert lifecycle.due_campaign_ids(now=timezone.now() + timedelta(hours=2)) == [campaign.pk]
 
 
-def test_campaigns_idle_for_a_lease_count_as_stalled(campaign, settings):
-    from datetime import timedelta
-
-    from django.utils import timezone
-
-    start(campaign)
-    assert lifecycle.stalled_campaign_ids() == []
-    later = timezone.now() + timedelta(seconds=settings.MAILROOM_CLAIM_LEASE_SECONDS + 1)
-    assert lifecycle.stalled_campaign_ids(now=later) == [campaign.pk]
-
-
 def test_frozen_email_carries_utm_tags_and_the_web_version_link(campaign):
     campaign.utm_source, campaign.utm_medium = "newsletter", "email"
     campaign.save()
