@@ -204,6 +204,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "campaigns.tasks.start_due_campaigns",
         "schedule": MAILROOM_SCHEDULER_INTERVAL,
     },
+    "requeue-account-mail": {
+        "task": "accountmail.tasks.requeue_unsent",
+        "schedule": MAILROOM_SCHEDULER_INTERVAL,
+    },
 }
 
 # --- Sending ---
