@@ -4,7 +4,6 @@ Tests that need PostgreSQL or Redis skip with a reason when DATABASE_URL / REDIS
 are not set, and fail instead when MAILROOM_REQUIRE_SERVICES=1 (as CI sets it).
 """
 
-import logging
 import os
 
 import pytest
@@ -12,7 +11,6 @@ from django.db import connection
 
 from tests.services import SmtpServer, Worker, smtp_mailer_env
 
-logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd logs every SMTP command
 REQUIRE_SERVICES = os.environ.get("MAILROOM_REQUIRE_SERVICES") == "1"
 # Without the background-networking flags Chromium keeps calling hosts this machine cannot reach.
 CHROMIUM_ARGS = [

@@ -6,6 +6,7 @@ Plain classes (no pytest), so `make bench` uses the same parts as the tests.
 
 import asyncio
 import json
+import logging
 import os
 import signal
 import socket
@@ -84,6 +85,14 @@ class Inbox:
         return list(self.messages)
 
 
+def forget_queued_tasks(url):
+    """Empty the queues and Celery's unacknowledged tasks in Redis at `url`: a killed worker
+    leaves some that Redis would hand out again an hour later, to whatever runs then."""
+    import redis
+
+    redis.Redis.from_url(url).delete("promotional", "account", "unacked", "unacked_index")
+
+
 class SmtpServer:
     """aiosmtpd on loopback in this process, recording into an Inbox. stop() then start()
     again on the same port: it refuses connections in between, as a server that is down."""
@@ -96,6 +105,7 @@ class SmtpServer:
     def start(self):
         from aiosmtpd.controller import Controller
 
+        logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd logs every SMTP command
         self.controller = Controller(self.inbox, hostname="127.0.0.1", port=self.port)
         self.controller.start()
         return self

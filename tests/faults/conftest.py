@@ -11,13 +11,12 @@ import os
 import time
 
 import pytest
-import redis
 from django.db import connection
 
 from campaigns.models import Campaign, Delivery
 from campaigns.sending import lifecycle
 from tests.factories import make_big_audience, make_campaign, make_page
-from tests.services import Beat, SmtpServer, Worker, smtp_mailer_env
+from tests.services import Beat, SmtpServer, Worker, forget_queued_tasks, smtp_mailer_env
 from tests.standins.postmark import StandInPostmark
 
 CHUNK = 50
@@ -41,12 +40,6 @@ def wait_for(condition, timeout, what, tick=0.2):
             return
         time.sleep(tick)
     raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-
-
-def forget_queued_tasks(url):
-    """Empty the queues and Celery's unacknowledged tasks (a killed worker leaves some that
-    Redis would hand out again an hour later, in some later test)."""
-    redis.Redis.from_url(url).delete("promotional", "account", "unacked", "unacked_index")
 
 
 class Stack:
