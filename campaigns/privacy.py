@@ -1,6 +1,7 @@
 """A person's data: export everything held about one address as JSON, or erase it.
 
-Erasure deletes the contact (and with it memberships and deliveries) and asks the
+Erasure deletes the contact (and with it memberships and deliveries, taken out of their
+campaigns' counters so the progress bar and the report still agree) and asks the
 suppression ledger to keep only a keyed hash, closed in every personal channel, so the
 person is never mailed again, not even after a re-import (DESIGN invariant 7).
 """
@@ -11,6 +12,7 @@ from suppression import policy
 from suppression.addresses import address_hash, normalise_address
 
 from .models import Contact, Delivery, Membership
+from .sending.outcomes import uncount
 
 CONTACT_FIELDS = [
     "email",
@@ -67,11 +69,16 @@ def export_person(email):
 def erase_person(email, *, actor):
     """Delete the person's contact data; keep them suppressed by hash. Returns what was deleted."""
     contacts = _contacts(email)
+    # Locked, so a worker cannot write an outcome (and count it) between this read and the delete.
+    deliveries = list(
+        Delivery.objects.select_for_update().filter(contact__in=contacts).values_list("campaign_id", "status")
+    )
     counts = {
         "contacts": contacts.count(),
         "memberships": Membership.objects.filter(contact__in=contacts).count(),
-        "deliveries": Delivery.objects.filter(contact__in=contacts).count(),
+        "deliveries": len(deliveries),
     }
     contacts.delete()
+    uncount(deliveries)
     policy.erase(email, actor=actor)
     return counts

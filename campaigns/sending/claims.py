@@ -7,10 +7,11 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import F
 from django.utils import timezone
 
-from campaigns.models import Campaign, Delivery
+from campaigns.models import Delivery
+
+from .outcomes import uncount
 
 logger = logging.getLogger(__name__)
 
@@ -63,9 +64,10 @@ def claim(campaign_id, size):
 def drop_orphans(campaign_id, ids):
     """Deliveries whose contact was deleted after the snapshot read it (Delivery has no
     database foreign key): nothing to send, so they leave the campaign and its count."""
-    Delivery.objects.filter(pk__in=ids).delete()
+    with transaction.atomic():
+        Delivery.objects.filter(pk__in=ids).delete()
+        uncount([(campaign_id, Delivery.Status.CLAIMED)] * len(ids))
     logger.info("Campaign %s: dropped %s deliveries whose contact was deleted.", campaign_id, len(ids))
-    Campaign.objects.filter(pk=campaign_id).update(audience_count=F("audience_count") - len(ids))
 
 
 def renew(deliveries):

@@ -3,12 +3,13 @@ the campaign's counters (which the progress bar reads)."""
 
 import logging
 import time
-from collections import Counter
+from collections import Counter, defaultdict
 from datetime import timedelta
 
 from django.conf import settings
 from django.db import InterfaceError, OperationalError, connection, transaction
 from django.db.models import F
+from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from campaigns.models import Campaign, Delivery
@@ -139,3 +140,20 @@ def reconnecting(work):
             logger.warning("Database connection lost (%s); reconnecting.", str(error).strip())
             connection.close()
             time.sleep(0.5)
+
+
+def uncount(deliveries):
+    """Take deliveries that are being deleted out of their campaigns' counters, so the
+    counters keep agreeing with the rows (an erased person, a contact deleted after the
+    snapshot). deliveries: (campaign_id, status) pairs, read under a row lock."""
+    per_campaign = defaultdict(Counter)
+    for campaign_id, status in deliveries:
+        per_campaign[campaign_id][status] += 1
+    for campaign_id, counts in per_campaign.items():
+        # Never below zero: an erasure must not fail on counters that drifted (rows made by hand).
+        Campaign.objects.filter(pk=campaign_id).update(
+            audience_count=Greatest(F("audience_count") - counts.total(), 0),
+            sent_count=Greatest(F("sent_count") - counts[Delivery.Status.SENT], 0),
+            failed_count=Greatest(F("failed_count") - counts[Delivery.Status.FAILED], 0),
+            suppressed_count=Greatest(F("suppressed_count") - counts[Delivery.Status.SUPPRESSED], 0),
+        )
