@@ -5,6 +5,7 @@ Plain classes (no pytest), so `make bench` uses the same parts as the tests.
 """
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
@@ -161,7 +162,8 @@ class CeleryProcess:
 
     def kill(self):
         """A crash: SIGKILL to the process and its children, no chance to finish or ack."""
-        os.killpg(self.process.pid, signal.SIGKILL)
+        with contextlib.suppress(ProcessLookupError):  # already gone, children and all
+            os.killpg(self.process.pid, signal.SIGKILL)
         self.process.wait()
 
     def stop(self):

@@ -15,6 +15,7 @@ from django.db import connection
 
 from campaigns.models import Campaign, Delivery
 from campaigns.sending import lifecycle
+from tests.conftest import _missing
 from tests.factories import make_big_audience, make_campaign, make_page
 from tests.services import Beat, SmtpServer, Worker, forget_queued_tasks, smtp_mailer_env
 from tests.standins.postmark import StandInPostmark
@@ -68,14 +69,14 @@ class Stack:
 
     def stop(self):
         for process in self.processes:
-            process.kill()  # the test is over: nothing to finish
+            process.kill()  # the test is over: nothing to finish, and none may outlive it
             process.stop()
 
 
 @pytest.fixture
 def stack(transactional_db, redis_url, tmp_path, sender_settings):
     if connection.vendor != "postgresql":
-        pytest.fail("fault tests need PostgreSQL: set DATABASE_URL")
+        _missing("PostgreSQL", "DATABASE_URL")
     forget_queued_tasks(redis_url)
     database_url = os.environ["DATABASE_URL"].rsplit("/", 1)[0] + f"/{connection.settings_dict['NAME']}"
     env = os.environ | FAST | {"DJANGO_SETTINGS_MODULE": "config.settings.test", "DATABASE_URL": database_url}

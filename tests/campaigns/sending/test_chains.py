@@ -73,7 +73,9 @@ def test_an_outage_backs_off_doubling_up_to_a_lease_or_as_the_backend_asks(campa
 
 
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
-def test_the_keeper_renews_a_live_workers_rows_and_chain_but_not_what_it_let_go(campaign, settings, monkeypatch):
+def test_the_keeper_renews_a_live_workers_rows_and_chain_but_not_what_it_let_go(
+    postgres, campaign, settings, monkeypatch
+):
     settings.MAILROOM_CLAIM_LEASE_SECONDS = 1
     chains.open_chains(campaign.pk)
     assert chains.take(campaign.pk, 0, 0)
