@@ -108,21 +108,36 @@ class Recorder:
 
     def flush(self):
         """Write the outcomes so far, surviving a dropped database connection: the chunk is
-        already handed off, and losing its outcomes would send it again."""
-        if self.rows:
-            reconnecting(self._write)
+        already handed off, and losing its outcomes would send it again. Returns where the
+        campaign stands after the write: (status, sent_count, failed_count)."""
+        standing = reconnecting(self._write)
         self.rows = []
+        return standing
 
     def _write(self):
         # One transaction, so the campaign's counters always agree with its deliveries: the
-        # progress bar reads the counters instead of counting a million rows every 2 s.
+        # progress bar reads the counters instead of counting a million rows every 2 s. The
+        # same UPDATE returns the campaign's status and counters, which the pipeline checks
+        # after every chunk: no further round trip.
         with transaction.atomic():
             written = write_outcomes(self.rows, timezone.now())
-            Campaign.objects.filter(pk=self.campaign_id).update(
-                sent_count=F("sent_count") + written[Delivery.Status.SENT],
-                failed_count=F("failed_count") + written[Delivery.Status.FAILED],
-                suppressed_count=F("suppressed_count") + written[Delivery.Status.SUPPRESSED],
-            )
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    f"""
+                    UPDATE {Campaign._meta.db_table} SET
+                        sent_count = sent_count + %s, failed_count = failed_count + %s,
+                        suppressed_count = suppressed_count + %s
+                    WHERE id = %s
+                    RETURNING status, sent_count, failed_count
+                    """,
+                    [
+                        written[Delivery.Status.SENT],
+                        written[Delivery.Status.FAILED],
+                        written[Delivery.Status.SUPPRESSED],
+                        self.campaign_id,
+                    ],
+                )
+                return cursor.fetchone()
 
 
 def reconnecting(work):

@@ -22,13 +22,12 @@ from .chains import Keeper
 from .claims import claim, reclaim_stale, release
 from .delivery_errors import UNAVAILABLE, BackendUnavailable, classify
 from .lifecycle import pause
-from .outcomes import Recorder, reconnecting
+from .outcomes import Recorder
 
 Status = Campaign.Status
 
 
-def failure_rate_too_high(campaign_id):
-    sent, failed = Campaign.objects.filter(pk=campaign_id).values_list("sent_count", "failed_count").get()
+def failure_rate_too_high(sent, failed):
     done = sent + failed
     return done >= settings.MAILROOM_PAUSE_MIN_SAMPLE and failed / done > settings.MAILROOM_PAUSE_FAILURE_RATE
 
@@ -74,7 +73,7 @@ def deliver(campaign, deliveries, keeper):
             recorder.add(delivery, Delivery.Status.SUPPRESSED, channel)
         else:
             to_send.append(delivery)
-    recorder.flush()
+    status, _, _ = recorder.flush()
     keeper.hold(to_send)
     if not to_send:
         return
@@ -83,9 +82,9 @@ def deliver(campaign, deliveries, keeper):
         size = chunk_size(builder)
         for start in range(0, len(to_send), size):
             chunk, rest = to_send[start : start + size], to_send[start + size :]
-            if not reconnecting(lambda: still_sending(campaign.pk)):
+            if status != Status.SENDING:  # paused or cancelled since the batch began
                 keeper.hold(())
-                release(to_send[start:])  # paused or cancelled since the batch began
+                release(to_send[start:])
                 return
             ratelimit.acquire(Stream.PROMOTIONAL, len(chunk))
             outcomes = builder.send(gateway, chunk)
@@ -93,15 +92,13 @@ def deliver(campaign, deliveries, keeper):
             for delivery, outcome in zip(chunk, outcomes, strict=True):
                 recorder.outcome(delivery, outcome)
             last_error = recorder.last_error
-            recorder.flush()
+            status, sent, failed = recorder.flush()
             if recorder.unavailable:
                 keeper.hold(recorder.unavailable + rest)
                 raise BackendUnavailable(last_error, recorder.retry_after)
-            if failure_rate_too_high(campaign.pk):
+            if status == Status.SENDING and failure_rate_too_high(sent, failed):
                 pause(campaign.pk, reason=f"Paused automatically: too many failures. Last error: {last_error}")
-                keeper.hold(())
-                release(rest)
-                return
+                status = Status.PAUSED
 
 
 def send_next_batch(campaign_id, size=None, slot=None):
