@@ -73,6 +73,7 @@ class MimeSkeleton:
         }
         if frozen.reply_to:
             fixed["Reply-To"] = frozen.reply_to
+        fixed["List-Id"] = frozen.list_id
         fixed.update(headers or {})
         self.fixed_headers = "".join(f"{name}: {value}{CRLF}" for name, value in fixed.items())
         part_header = (
