@@ -64,11 +64,16 @@ class ImportSummary:
 
 
 class ErrorReport:
-    """CSV of every row not imported: line number, the raw row, the reason. Opened on first error."""
+    """CSV of every row not imported: line number, the raw row, the reason. Opened on first error.
+
+    Written with the file's own delimiter (a semicolon file gets a semicolon report), so the
+    raw rows read as they did in the file and the report opens in the same spreadsheet.
+    """
 
     def __init__(self, path):
         self.path = Path(path) if path else None
         self.handle = self.writer = None
+        self.delimiter = ","
 
     def add(self, line, cells, reason):
         if self.path is None:
@@ -76,9 +81,9 @@ class ErrorReport:
         if self.writer is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self.handle = open(self.path, "w", newline="", encoding="utf-8-sig")  # noqa: SIM115 (closed by close())
-            self.writer = csv.writer(self.handle)
+            self.writer = csv.writer(self.handle, delimiter=self.delimiter)
             self.writer.writerow(["line", "raw row", "reason"])
-        self.writer.writerow([line, neutralise(csv_line(cells)), reason])
+        self.writer.writerow([line, neutralise(csv_line(cells, self.delimiter)), reason])
 
     def close(self):
         if self.handle:
@@ -86,10 +91,10 @@ class ErrorReport:
         return str(self.path) if self.writer else None
 
 
-def csv_line(cells):
+def csv_line(cells, delimiter=","):
     """The cells as one CSV line, as the admin would recognise the row."""
     buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\n").writerow(cells)
+    csv.writer(buffer, delimiter=delimiter, lineterminator="\n").writerow(cells)
     return buffer.getvalue().removesuffix("\n")
 
 
@@ -232,6 +237,7 @@ def import_file(
     report = ErrorReport(report_path)
     try:
         with open_table(path) as table:
+            report.delimiter = table.delimiter or ","  # XLSX has none: a plain CSV report
             cleaner = RowCleaner(mapping if mapping is not None else auto_mapping(table.headers))
             good = clean_rows(table.rows, cleaner, summary, report)
             batches = _with_progress(chunks(good, CHUNK), summary, table.total, progress)

@@ -55,7 +55,12 @@ def test_admin_imports_with_mapping_and_progress(start_worker, live_server, page
     page.click("button[type=submit]")
     page.goto(f"{live_server.url}/admin/imports/new/")
     page.set_input_files("input[name=file]", str(path))
-    page.fill("input[name=audience_name]", "Old tool customers")
+    assert page.is_hidden("select[name=channel]")  # a suppression list's field only
+    page.check("input[name=kind][value=suppressions]")
+    assert page.is_visible("select[name=channel]") and page.is_hidden("select[name=audience]")
+    page.check("input[name=kind][value=contacts]")
+    assert page.input_value("select[name=audience]") == "new"  # no audience yet: a new one, named here
+    page.fill("input[name=new_audience]", "Old tool customers")
     page.click("text=Upload and map columns")
 
     # Mapping step: common headers matched automatically; "Plan" kept as a custom attribute.
