@@ -108,6 +108,17 @@ DATABASES = {
         conn_max_age=int(env("DATABASE_CONN_MAX_AGE", "0")),
     )
 }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # The embedded default's web, worker and beat share one SQLite file. With SQLite's
+    # defaults a transaction that reads and then writes (starting a campaign) is refused
+    # at once with "database is locked" when another process is writing: upgrading its
+    # read lock could deadlock, so SQLite does not wait. BEGIN IMMEDIATE takes the write
+    # lock first and waits its turn; WAL lets readers and the writer work side by side.
+    DATABASES["default"]["OPTIONS"] = {
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 20,
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL",
+    }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
