@@ -142,7 +142,7 @@ class CampaignForm(WagtailAdminModelForm):
         if not segments.exists():
             message = "No segments yet. A segment is a saved rule (tag, country, purchases…); make one under Segments."
             self.fields["segments"].help_text = message
-            self.fields["excluded_segments"].help_text = ""
+            self.fields["excluded_segments"].help_text = "No segments yet."
 
 
 def checkboxes():
@@ -275,7 +275,11 @@ def campaign_panels():
                 heading="Who gets it",
             ),
             MultiFieldPanel(
-                [FieldPanel("utm_source"), FieldPanel("utm_medium"), FieldPanel("utm_campaign")],
+                [
+                    FieldPanel("utm_source", heading="Source (utm_source)"),
+                    FieldPanel("utm_medium", heading="Medium (utm_medium)"),
+                    FieldPanel("utm_campaign", heading="Campaign (utm_campaign)"),
+                ],
                 heading="Tracking (UTM)",
                 help_text="Optional: added to the links in the email (never to the unsubscribe link).",
             ),
