@@ -169,6 +169,9 @@ MAILERS = {
     "promotional": stream_mailer("promotional"),
 }
 ANYMAIL = env_json("ANYMAIL", {})
+# ESP webhooks (/webhooks/anymail/...). Off: their URLs answer 404 and no secret is needed.
+# On, they refuse every request unless ANYMAIL["WEBHOOK_SECRET"] is set and the request has it.
+MAILROOM_WEBHOOKS_ENABLED = env_bool("MAILROOM_WEBHOOKS_ENABLED", True)
 
 # --- Celery: one queue per stream so a big campaign never delays account mail ---
 REDIS_URL = env("REDIS_URL", "")
