@@ -4,7 +4,8 @@ No login, cookie or CSRF token: the signed token in the URL is the only credenti
 forged request needs the token, which is all a CSRF token would prove), and these pages
 set no cookies and load nothing from elsewhere. GET never changes anything, because mail
 scanners prefetch links; every change is a POST and is logged by suppression.policy.
-The token carries the address only as a keyed hash, so the pages show it masked.
+The token carries the address only as a keyed hash, so the pages show it masked; each
+client IP is rate limited (config.ratelimit).
 """
 
 from django.http import HttpResponse, HttpResponseRedirect
@@ -12,6 +13,8 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
+
+from config.ratelimit import limit_per_client
 
 from . import policy
 from .models import Channel, Source
@@ -60,6 +63,7 @@ def preference_page(request, token, holder, *, status=200, **context):
 
 
 @csrf_exempt
+@limit_per_client
 @require_http_methods(["GET", "HEAD", "POST"])
 @with_token
 def unsubscribe(request, token, holder):
@@ -80,6 +84,7 @@ def unsubscribe(request, token, holder):
 
 
 @csrf_exempt
+@limit_per_client
 @require_POST
 @with_token
 def preferences(request, token, holder):
@@ -92,6 +97,7 @@ def preferences(request, token, holder):
 
 
 @csrf_exempt
+@limit_per_client
 @require_POST
 @with_token
 def undo(request, token, holder):
