@@ -33,6 +33,9 @@ def env_json(name, default):
 
 
 SECRET_KEY = env("SECRET_KEY", "")
+# Earlier keys, still accepted for signatures: rotating SECRET_KEY must not break the
+# unsubscribe links of emails already sent.
+SECRET_KEY_FALLBACKS = env_list("SECRET_KEY_FALLBACKS")
 DEBUG = env_bool("DEBUG", False)
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
 # How many reverse proxies stand in front of the app (each appends to X-Forwarded-For);
