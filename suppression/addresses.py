@@ -37,3 +37,11 @@ def address_hash(raw):
     digest = _keyed(settings.MAILROOM_HASH_KEY).copy()
     digest.update(address_key(raw).encode())
     return digest.hexdigest()
+
+
+def mask_address(raw):
+    """`a•••@example.com`: enough for the person to recognise their address, too little for anyone to read it."""
+    local, at, domain = (raw or "").strip().rpartition("@")
+    if not at:
+        return "•••"
+    return f"{local[:1]}•••@{domain.lower()}"
