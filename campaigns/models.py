@@ -6,13 +6,13 @@ from django.db.models.functions import Lower
 from modelcluster.fields import ParentalKey
 from modelcluster.models import ClusterableModel
 
-from suppression.addresses import address_hash, normalise_address
+from suppression.addresses import address_hash, normalise_address, validate_address
 
 
 class Contact(models.Model):
     """A customer we may mail. Only the fields the privacy policy needs."""
 
-    email = models.CharField(max_length=320)
+    email = models.CharField(max_length=320, validators=[validate_address])
     # Keyed hash of the address: how the suppression ledger matches this contact.
     email_hash = models.CharField(max_length=64, editable=False)
     first_name = models.CharField(max_length=150, blank=True)

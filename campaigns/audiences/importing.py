@@ -22,29 +22,22 @@ from pathlib import Path
 from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
-from email_validator import SPECIAL_USE_DOMAIN_NAMES, EmailNotValidError, validate_email
 
 from campaigns.models import Audience, Contact
 from suppression import policy
-from suppression.addresses import address_hash, address_key, normalise_address
+from suppression.addresses import address_hash, clean_address
 from suppression.models import Source
 
 from .exporting import neutralise
 from .merging import CONTACT_COLUMNS, TEXT_FIELDS, Merger
 from .tables import ImportFileError, auto_mapping, open_table
 
-__all__ = ["ImportFileError", "import_file", "check_address"]
+__all__ = ["ImportFileError", "import_file"]
 
 FIELDS = ["email", *TEXT_FIELDS, "tags", "consent_date"]
 ATTRIBUTE_PREFIX = "attribute:"
 CHUNK = 20_000
 _MAX_LENGTH = {name: Contact._meta.get_field(name).max_length for name in TEXT_FIELDS}
-
-# Plain ASCII addresses email-validator certainly accepts; everything else goes to it.
-_SIMPLE_ADDRESS = re.compile(
-    r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
-    r"@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}"
-)
 
 
 @dataclass
@@ -91,37 +84,6 @@ def csv_line(cells):
     buffer = io.StringIO()
     csv.writer(buffer, lineterminator="\n").writerow(cells)
     return buffer.getvalue().removesuffix("\n")
-
-
-def check_address(raw):
-    """Return the normalised address or raise ValueError with a reason a person can read."""
-    return clean_address(raw)[0]
-
-
-def clean_address(raw):
-    """(normalised address, its case-insensitive key), or ValueError with the reason."""
-    raw = raw.strip()
-    if _is_plainly_valid(raw):  # normalising a plain ASCII address is lower-casing its domain
-        local, _, domain = raw.rpartition("@")
-        address = f"{local}@{domain.lower()}"
-        return address, address.lower()
-    try:
-        validate_email(raw, check_deliverability=False)
-    except EmailNotValidError as error:
-        raise ValueError(str(error)) from error
-    return normalise_address(raw), address_key(raw)
-
-
-def _is_plainly_valid(address):
-    if len(address) > 254 or not _SIMPLE_ADDRESS.fullmatch(address):
-        return False
-    local, _, domain = address.rpartition("@")
-    domain = domain.lower()
-    return (
-        len(local) <= 64
-        and "--" not in domain  # punycode / IDNA rules: email-validator decides
-        and domain.rsplit(".", 1)[-1] not in SPECIAL_USE_DOMAIN_NAMES
-    )
 
 
 def parse_consent_date(value):

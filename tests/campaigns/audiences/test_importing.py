@@ -8,10 +8,11 @@ from django.core.management import CommandError, call_command
 from email_validator import EmailNotValidError, validate_email
 from openpyxl import Workbook
 
-from campaigns.audiences.importing import check_address, import_file
+from campaigns.audiences.importing import import_file
 from campaigns.audiences.tables import auto_mapping
 from campaigns.models import Audience, Contact
 from suppression import policy
+from suppression.addresses import check_address
 from suppression.models import Channel, ConsentEvent, Source, Stream, Suppression
 
 pytestmark = pytest.mark.django_db
