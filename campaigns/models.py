@@ -113,6 +113,7 @@ class Campaign(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+        permissions = [("send_test_email", "Can send test emails of an email page")]
 
     def __str__(self):
         return self.name

@@ -1,5 +1,5 @@
-"""Email addresses: the one validity check, normalisation, and the keyed hash that
-identifies a person in the ledger.
+"""Email addresses: the one validity check, normalisation, the keyed hash that identifies
+a person in the ledger, and the masked form staff without VIEW_PERSONAL_DATA see.
 
 Every path that stores an address (admin forms, imports, suppression recording, test
 sends, commands) checks it with clean_address / validate_address, so no stored address
@@ -21,6 +21,12 @@ _SIMPLE_ADDRESS = re.compile(
     r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
     r"@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}"
 )
+
+
+# Whole addresses, names, staff notes and search by address (Admins); the rest see them masked.
+VIEW_PERSONAL_DATA = "suppression.view_personal_data"
+MASK = "\u2022\u2022\u2022"  # •••
+_ADDRESS_IN_TEXT = re.compile(r"[^\s<>\"'(),;:@\[\]]+@[^\s<>\"'(),;:@\[\]]+")
 
 
 class InvalidAddress(ValueError):
@@ -99,3 +105,16 @@ def _is_plainly_valid(address):
         and "--" not in domain  # punycode / IDNA rules: email-validator decides
         and domain.rsplit(".", 1)[-1] not in SPECIAL_USE_DOMAIN_NAMES
     )
+
+
+def mask_address(address):
+    """`ada@example.com` → `a•••@example.com`: enough to tell rows apart, not to know who."""
+    local, at, domain = (address or "").rpartition("@")
+    if not at:
+        return MASK if address else "(erased)"
+    return f"{local[:1]}{MASK}@{domain}"
+
+
+def mask_addresses_in(text):
+    """Free text (an SMTP error, a bounce reason) with every address in it masked."""
+    return _ADDRESS_IN_TEXT.sub(lambda match: mask_address(match.group()), text or "")

@@ -239,3 +239,8 @@ MAILROOM_MAX_ATTEMPTS = int(env("MAILROOM_MAX_ATTEMPTS", "5"))
 # Auto-pause when more than this share of at least MAILROOM_PAUSE_MIN_SAMPLE sends failed.
 MAILROOM_PAUSE_FAILURE_RATE = float(env("MAILROOM_PAUSE_FAILURE_RATE", "0.2"))
 MAILROOM_PAUSE_MIN_SAMPLE = int(env("MAILROOM_PAUSE_MIN_SAMPLE", "100"))
+
+# --- Staff: test sends (README: Roles) ---
+# Test emails go only to staff users' addresses and these: addresses, or "@domain" for a domain.
+MAILROOM_TEST_RECIPIENTS = env_list("MAILROOM_TEST_RECIPIENTS")
+MAILROOM_TEST_SENDS_PER_HOUR = int(env("MAILROOM_TEST_SENDS_PER_HOUR", "20"))

@@ -1,5 +1,6 @@
 """One address check (suppression.addresses) on every path that stores an address: the
-admin's contact form, imports and recording an opt-out (admin and command line). A line break, or anything email-validator refuses, never gets stored."""
+admin's contact form, imports, recording an opt-out (admin and command line) and test
+sends. A line break, or anything email-validator refuses, never gets stored."""
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -7,7 +8,7 @@ from django.core.management import CommandError, call_command
 from campaigns.models import Contact
 from suppression.addresses import InvalidAddress, check_address
 from suppression.models import Suppression
-from tests.factories import import_csv
+from tests.factories import import_csv, make_page
 from tests.security.staff import CONTACT_FORM, staff_client
 
 pytestmark = pytest.mark.django_db
@@ -59,3 +60,12 @@ def test_recording_an_opt_out_stores_only_checked_addresses():
         with pytest.raises(CommandError, match="is not an email address"):
             call_command("suppress", address, "--channel", "email_marketing", "--source", "letter")
     assert not Suppression.objects.exists()
+
+
+def test_test_sends_accept_only_checked_addresses(sender_settings, outbox_dir):
+    marketer = staff_client("Marketer")
+    page = make_page()
+    for address in BAD:
+        response = marketer.post(f"/admin/email-test/{page.pk}/", {"addresses": address})
+        assert response.status_code == 200 and response.context["form"].errors["addresses"], address
+    assert not list(outbox_dir.glob("*.eml"))

@@ -1,6 +1,6 @@
 """No header value with a line break leaves, on any path: the pre-encoded MIME path (SMTP and
 the outbox; it once wrote a CRLF address into To: and so a real Bcc:), Django EmailMessages
-(any other backend, account mail), the Postmark batch, and the gateway itself
+(any other backend, test sends, account mail), the Postmark batch, and the gateway itself
 for any message Django or anyone else hands it. The recipient at fault fails with the
 reason; everyone else in the batch is sent."""
 
@@ -13,10 +13,12 @@ from django.core.mail import EmailMessage, mailers
 
 from accountmail.tasks import send_account_email
 from campaigns.models import Contact, Delivery, Membership
+from campaigns.proofs import send_test
 from config.settings.base import gateway_mailer
 from suppression.addresses import address_hash
 from suppression.gateway import HeaderInjection
 from tests.factories import make_audience, make_campaign, make_page, send_until_idle
+from tests.security.staff import staff_user
 
 pytestmark = pytest.mark.django_db
 SPY = "spy@evil.example"
@@ -85,6 +87,14 @@ def test_postmark_paths_refuse_only_the_recipient_at_fault(campaign, postmark_ma
     assert [message["To"] for message in received] == ["ada@example.com"]
     assert SPY not in str(received)
     assert_only_ada_was_sent(campaign)
+
+
+def test_test_sends_refuse_an_injected_subject(sender_settings, settings, outbox_dir):
+    settings.MAILROOM_TEST_RECIPIENTS = ["@example.com"]
+    page = make_page(subject=f"Offers{INJECTED}")
+    results = send_test(page, ["ada@example.com"], user=staff_user("Marketer"))
+    assert results["ada@example.com"].startswith("failed: HeaderInjection")
+    assert not list(outbox_dir.glob("*.eml"))
 
 
 @pytest.mark.parametrize(
