@@ -9,6 +9,7 @@ it is imported, an upload nobody imported after KEEP_UPLOADS, a report after KEE
 import logging
 from datetime import timedelta
 
+from django.db.models import Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -146,6 +147,15 @@ def delete_expired_files(now=None):
                 ImportJob.objects.filter(error_report=path).update(error_report="")
                 deleted += 1
     return deleted
+
+
+def forget_uploads_of(address):
+    """Erasure: an upload whose preview shows the address goes at once with its preview
+    (other kept uploads go within KEEP_UPLOADS; reports hold no addresses)."""
+    jobs = ImportJob.objects.filter(~Q(file=""), preview__icontains=address)
+    for job in jobs:
+        job.file.delete(save=False)
+    return jobs.update(file="", preview=[], error="The file was deleted: a person in it asked to be erased.")
 
 
 def progress_of(job):
