@@ -10,6 +10,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET
 
 from cms.rendering import freeze, web_version_html
+from config.ratelimit import limit_per_client
 
 from .models import Campaign
 
@@ -20,6 +21,7 @@ def web_version_url(campaign):
     return settings.MAILROOM_BASE_URL + reverse("campaigns:web_version", args=[_SIGNER.sign(str(campaign.pk))])
 
 
+@limit_per_client
 @require_GET
 def web_version(request, token):
     try:

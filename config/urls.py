@@ -13,8 +13,9 @@ urlpatterns = [
     path("documents/", include(wagtaildocs_urls)),
     path("", include("suppression.urls")),
     path("", include("campaigns.urls")),
-    # anymail's ESP webhook views; suppression.webhooks receives their tracking signal.
-    path("webhooks/anymail/", include("anymail.urls")),
+    # anymail's ESP webhook views, guarded (suppression/webhooks/endpoints.py); its ledger
+    # receives their tracking signal.
+    path("webhooks/anymail/", include("suppression.webhooks.endpoints")),
     path("healthz", health, name="health"),
 ]
 

@@ -107,12 +107,13 @@ def _is_plainly_valid(address):
     )
 
 
-def mask_address(address):
-    """`ada@example.com` → `a•••@example.com`: enough to tell rows apart, not to know who."""
-    local, at, domain = (address or "").rpartition("@")
+def mask_address(raw):
+    """`a•••@example.com`: enough for the person to recognise their address, or staff to tell
+    rows apart, too little for anyone to read it."""
+    local, at, domain = (raw or "").strip().rpartition("@")
     if not at:
-        return MASK if address else "(erased)"
-    return f"{local[:1]}{MASK}@{domain}"
+        return MASK
+    return f"{local[:1]}{MASK}@{domain.lower()}"
 
 
 def mask_addresses_in(text):

@@ -60,7 +60,7 @@ class Suppression(models.Model):
         ]
 
     def __str__(self):
-        return f"{self.address or '(erased)'}: {self.get_channel_display()}"
+        return f"{self.address or '(hash only)'}: {self.get_channel_display()}"
 
 
 class ConsentEvent(models.Model):

@@ -62,7 +62,8 @@ class SuppressionViewSet(ModelViewSet):
     index_view_class = SuppressionIndexView
     add_item_label = "Record an opt-out"
     list_display = [
-        PersonalDataColumn("address", label="Address", accessor=lambda row: row.address or "(erased)"),
+        # Blank when erased, or when recorded from a link (its token carries only the hash).
+        PersonalDataColumn("address", label="Address", accessor=lambda row: row.address or "(hash only)"),
         Column("channel", label="Channel", accessor="get_channel_display"),
         Column("source", label="Source", accessor="get_source_display"),
         PersonalDataColumn("reason", label="Reason"),

@@ -35,7 +35,7 @@ def grant(apps, schema_editor):
 class Migration(migrations.Migration):
     dependencies = [
         ("campaigns", "0012_send_test_permission"),
-        ("suppression", "0004_view_personal_data_permission"),
+        ("suppression", "0005_view_personal_data_permission"),
         ("auth", "0012_alter_user_first_name_max_length"),
         ("contenttypes", "0002_remove_content_type_name"),
     ]

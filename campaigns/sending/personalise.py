@@ -31,7 +31,8 @@ def merge_values(contact, campaign_id):
         "first_name": contact.first_name,
         "last_name": contact.last_name,
         "email": contact.email,
-        "unsubscribe_url": unsubscribe_url(contact.email, campaign_id),
+        # A Contact holds its address hash already; stand-ins (test sends) have it computed.
+        "unsubscribe_url": unsubscribe_url(contact.email, campaign_id, hashed=getattr(contact, "email_hash", None)),
     }
 
 

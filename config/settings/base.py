@@ -33,8 +33,14 @@ def env_json(name, default):
 
 
 SECRET_KEY = env("SECRET_KEY", "")
+# Earlier keys, still accepted for signatures: rotating SECRET_KEY must not break the
+# unsubscribe links of emails already sent.
+SECRET_KEY_FALLBACKS = env_list("SECRET_KEY_FALLBACKS")
 DEBUG = env_bool("DEBUG", False)
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
+# How many reverse proxies stand in front of the app (each appends to X-Forwarded-For);
+# only then are X-Forwarded-Proto and X-Forwarded-For believed. 0: clients connect directly.
+MAILROOM_BEHIND_PROXY = int(env("MAILROOM_BEHIND_PROXY", "0"))
 
 # Absolute base for links in emails and for unsubscribe URLs (no request exists in a worker).
 MAILROOM_BASE_URL = env("MAILROOM_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
@@ -169,6 +175,15 @@ MAILERS = {
     "promotional": stream_mailer("promotional"),
 }
 ANYMAIL = env_json("ANYMAIL", {})
+# ESP webhooks (/webhooks/anymail/...). Off: their URLs answer 404 and no secret is needed.
+# On, they refuse every request unless ANYMAIL["WEBHOOK_SECRET"] is set and the request has it.
+MAILROOM_WEBHOOKS_ENABLED = env_bool("MAILROOM_WEBHOOKS_ENABLED", True)
+
+# --- Public pages (unsubscribe, preferences, web version): requests per second per client
+# IP address (IPv6: per /64) after a burst; 0 turns the limit off. Generous on purpose:
+# mailbox providers send RFC 8058 one-click POSTs for many recipients from few addresses.
+MAILROOM_PUBLIC_RATE = float(env("MAILROOM_PUBLIC_RATE", "5"))
+MAILROOM_PUBLIC_BURST = int(env("MAILROOM_PUBLIC_BURST", "300"))
 
 # --- Celery: one queue per stream so a big campaign never delays account mail ---
 REDIS_URL = env("REDIS_URL", "")

@@ -6,7 +6,7 @@ from django.db import migrations
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('suppression', '0003_ledger_lookups_by_hash'),
+        ('suppression', '0004_erasure_locks_earlier_opt_outs'),
     ]
 
     operations = [
