@@ -117,9 +117,10 @@ def zip_bomb():
     ],
 )
 def test_anything_but_a_table_is_refused_with_a_clear_message(name, content, message):
+    before = kept_files()
     response = upload(staff_client("Admin"), name, content)
     assert response.status_code == 200 and message in " ".join(response.context["form"].errors["file"])
-    assert not ImportJob.objects.exists() and not kept_files()
+    assert not ImportJob.objects.exists() and kept_files() == before
 
 
 def test_a_zip_that_is_not_a_workbook_is_refused():
