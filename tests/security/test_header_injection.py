@@ -9,11 +9,13 @@ import email.policy
 
 import pytest
 from django.core import mail
+from django.core.exceptions import ValidationError
 from django.core.mail import EmailMessage, mailers
 
 from accountmail.tasks import send_account_email
 from campaigns.models import Contact, Delivery, Membership
 from campaigns.proofs import send_test
+from cms.models import EmailPage
 from config.settings.base import gateway_mailer
 from suppression.addresses import address_hash
 from suppression.gateway import HeaderInjection
@@ -91,7 +93,9 @@ def test_postmark_paths_refuse_only_the_recipient_at_fault(campaign, postmark_ma
 
 def test_test_sends_refuse_an_injected_subject(sender_settings, settings, outbox_dir):
     settings.MAILROOM_TEST_RECIPIENTS = ["@example.com"]
-    page = make_page(subject=f"Offers{INJECTED}")
+    page = make_page()
+    EmailPage.objects.filter(pk=page.pk).update(subject=f"Offers{INJECTED}")  # saved before pages refused it
+    page.refresh_from_db()
     results = send_test(page, ["ada@example.com"], user=staff_user("Marketer"))
     assert results["ada@example.com"].startswith("failed: HeaderInjection")
     assert not list(outbox_dir.glob("*.eml"))
@@ -126,3 +130,17 @@ def test_account_mail_refuses_an_injected_recipient_or_subject(outbox_dir):
         send_account_email(["ada@example.com"], f"Your order{INJECTED}", "Thanks.")
     assert send_account_email(["ada@example.com"], "Your order", "Thanks.") == 1
     assert len(list(outbox_dir.glob("*.eml"))) == 1
+
+
+def test_editors_cannot_store_a_header_with_a_line_break(sender_settings):
+    """The sender name and subject become headers of every message: refused where they are typed."""
+    sender_settings.from_name = f"Offers{INJECTED}"
+    with pytest.raises(ValidationError) as refused:
+        sender_settings.full_clean()
+    assert "One line only" in str(refused.value.message_dict["from_name"])
+    for field in ("subject", "sender_name"):
+        page = EmailPage(title="Offers", slug="offers", subject="Offers", body=[])
+        setattr(page, field, f"Offers{INJECTED}")
+        with pytest.raises(ValidationError) as refused:
+            page.clean_fields(exclude=["path", "depth", "content_type"])
+        assert list(refused.value.message_dict) == [field]
