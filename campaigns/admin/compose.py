@@ -8,18 +8,20 @@ it is reviewed again before it goes. The counting, checking and sending live in
 campaigns.audiences.targeting, campaigns.checklist, campaigns.proofs and campaigns.sending.
 """
 
+import functools
 import zoneinfo
 from datetime import timedelta
 from urllib.parse import urlencode
 
 from django import forms
 from django.contrib.admin.utils import quote
+from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import Count
 from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.loader import render_to_string
-from django.urls import reverse
+from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.views.decorators.clickjacking import xframe_options_sameorigin
@@ -41,8 +43,23 @@ from campaigns.web_version import web_version_url
 from cms.models import EmailPage
 from cms.rendering import freeze, web_version_html
 
+from .permissions import SEND_TEST
+
 Status = Campaign.Status
 EDITABLE = (Status.DRAFT, Status.SCHEDULED)
+AUTHORS = ("campaigns.add_campaign", "campaigns.change_campaign")
+
+
+def for_campaign_authors(view):
+    """Refuse the view (403) to users who may neither add nor change campaigns."""
+
+    @functools.wraps(view)
+    def checked(request, *args, **kwargs):
+        if not any(request.user.has_perm(permission) for permission in AUTHORS):
+            raise PermissionDenied
+        return view(request, *args, **kwargs)
+
+    return checked
 
 
 # --- The email: a chooser of live email pages, with a thumbnail of the published version ---
@@ -104,10 +121,17 @@ class EmailChooserViewSet(ChooserViewSet):
     def get_object_list(self):
         return EmailPage.objects.live().order_by("-last_published_at", "-pk")
 
+    def get_urlpatterns(self):
+        return [
+            path(str(url.pattern), for_campaign_authors(url.callback), name=url.name)
+            for url in super().get_urlpatterns()
+        ]
+
 
 email_chooser_viewset = EmailChooserViewSet("email_chooser", url_prefix="campaign-email-chooser")
 
 
+@for_campaign_authors
 @xframe_options_sameorigin
 def email_thumbnail(request, page_id):
     """The published version of an email page as the web version shows it (sample values):
@@ -251,6 +275,7 @@ class ReviewPanel(Panel):
                 time_zone=timezone.get_current_timezone_name(),
                 scheduled=campaign.status == Status.SCHEDULED,
                 can_change=self.request.user.has_perm("campaigns.change_campaign"),
+                can_test=self.request.user.has_perm(SEND_TEST),
             )
             return context
 

@@ -27,10 +27,10 @@ from wagtail.admin.widgets import HeaderButton, ListingButton
 from campaigns.audiences import exporting, segments
 from campaigns.models import Audience, Contact, Segment
 from suppression import policy
+from suppression.addresses import VIEW_PERSONAL_DATA
 from suppression.models import Channel, ConsentEvent, Source
 
 from .permissions import EXPORT, IMPORT, PermissionRequiredMixin
-from .personal_data import PERMISSION as PERSONAL_DATA
 
 # Listing column → (label, the channel whose ledger row closes it, what a closed one says).
 CHANNEL_COLUMNS = {
@@ -178,7 +178,7 @@ class ContactInspectView(InspectView):
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
-        if self.request.user.has_perm(PERSONAL_DATA):
+        if self.request.user.has_perm(VIEW_PERSONAL_DATA):
             closed = {row["channel"]: row for row in policy.person_record(self.object.email)["suppressions"]}
             sources = dict(Source.choices)
             context["channels"] = [
