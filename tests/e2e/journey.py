@@ -113,7 +113,7 @@ def send_a_test(page, mailroom, shot):
     before = set(mailroom.outbox())
     page.fill("#review-test-addresses", TEST_ADDRESS)
     page.get_by_role("button", name="Send test").click()
-    expect(page.locator(".messages")).to_contain_text(f"Test sent to {TEST_ADDRESS}.")
+    expect(page.locator(".messages")).to_contain_text(f"{TEST_ADDRESS}: sent")
     [test_message] = [parse(path) for path in set(mailroom.outbox()) - before]
     assert test_message["X-Mailroom-Test"] == "1" and test_message["Subject"].startswith("[Test] ")
 
