@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "campaigns",
     "suppression",
     "accountmail",
+    "signup",
     "wagtail.contrib.settings",
     "wagtail.contrib.forms",
     "wagtail.contrib.redirects",
@@ -218,6 +219,8 @@ CELERY_BEAT_SCHEDULE = {
         "task": "campaigns.tasks.start_due_campaigns",
         "schedule": float(env("MAILROOM_SCHEDULER_INTERVAL", "5")),
     },
+    # Signups nobody confirmed within 7 days are deleted (signup.double_opt_in).
+    "delete-expired-signups": {"task": "signup.tasks.delete_expired_signups", "schedule": 3600.0},
 }
 
 # --- Sending ---
