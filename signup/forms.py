@@ -34,7 +34,7 @@ class SignupForm(forms.Form):
     email = forms.CharField(
         label="Email address",
         max_length=320,
-        widget=forms.EmailInput(attrs={"autocomplete": "email", "required": True}),
+        widget=forms.EmailInput(attrs={"autocomplete": "email"}),
     )
     first_name = forms.CharField(
         label="First name",
