@@ -10,7 +10,7 @@ import unicodedata
 
 from django import forms
 
-from campaigns.audiences.importing import check_address
+from suppression.addresses import InvalidAddress, check_address
 from suppression.models import Channel
 from suppression.views import CHOICES
 
@@ -66,7 +66,7 @@ class SignupForm(forms.Form):
         refuse_control_characters(value)
         try:
             return check_address(value)
-        except ValueError as error:
+        except InvalidAddress as error:
             raise forms.ValidationError(f"Please check the address: {error}", code="invalid") from error
 
     def clean_first_name(self):

@@ -58,6 +58,7 @@ class Suppression(models.Model):
         permissions = [
             ("export_suppression", "Can export the suppression list"),
             ("manage_personal_data", "Can export or erase a person's data"),
+            ("view_personal_data", "Can see whole addresses and staff notes, and search by address"),
         ]
 
     def __str__(self):

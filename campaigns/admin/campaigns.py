@@ -27,6 +27,8 @@ from campaigns.reports import stats
 from campaigns.reports.charts import bar_chart
 from campaigns.sending import lifecycle
 from campaigns.web_version import web_version_url
+from suppression.addresses import VIEW_PERSONAL_DATA
+from suppression.admin_views import PersonalDataColumn
 from suppression.models import Channel
 
 from . import actions as admin_actions
@@ -238,31 +240,35 @@ class DeliveryFilterSet(WagtailFilterSet):
 
 
 class DeliveryLogView(PermissionCheckedMixin, BaseObjectMixin, BaseListingView):
-    """Per-recipient log of one campaign: searchable by address, filterable by outcome."""
+    """Per-recipient log of one campaign, filterable by outcome; whole addresses and search
+    by address for users with VIEW_PERSONAL_DATA, masked addresses for the rest."""
 
     any_permission_required = ["add", "change", "delete", "view"]
     model = Campaign
     page_title = "Delivery log"
     header_icon = "list-ul"
     paginate_by = 50
-    is_searchable = True
     search_fields = ["contact__email"]
     filterset_class = DeliveryFilterSet
     default_ordering = "contact_id"  # the (campaign, contact) unique index keeps pages fast
     verbose_name_plural = "deliveries"
     columns = [
-        Column("email", label="Recipient", accessor="contact.email"),
+        PersonalDataColumn("email", label="Recipient", accessor="contact.email"),
         StatusTagColumn(
             "status",
             label="Status",
             accessor="get_status_display",
             primary=lambda delivery: delivery.status == Delivery.Status.SENT,
         ),
-        Column("reason", label="Reason or error"),
+        PersonalDataColumn("reason", label="Reason or error"),
         Column("attempts", label="Attempts"),
         DateColumn("sent_at", label="Sent"),
         Column("esp_message_id", label="ESP message id"),
     ]
+
+    @cached_property
+    def is_searchable(self):
+        return self.request.user.has_perm(VIEW_PERSONAL_DATA)
 
     def get_base_queryset(self):
         return Delivery.objects.filter(campaign=self.object).select_related("contact")

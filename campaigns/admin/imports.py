@@ -1,4 +1,8 @@
-"""Wagtail admin for imports: upload → column mapping with preview → dry run / import → progress."""
+"""Wagtail admin for imports: upload → column mapping with preview → dry run / import → progress.
+
+The upload request checks the file's type and size only; workers read it (the preview,
+then the import). Files live in private storage and reach Admins only through these views.
+"""
 
 from django import forms
 from django.http import FileResponse, Http404, JsonResponse
@@ -12,16 +16,16 @@ from wagtail.admin.viewsets.base import ViewSet
 from wagtail.admin.widgets import HeaderButton
 
 from campaigns.audiences import import_jobs
-from campaigns.audiences.tables import ImportFileError
+from campaigns.audiences.tables import ImportFileError, auto_mapping, check_upload
 from campaigns.models import Audience, ImportJob
-from campaigns.tasks import queue_import
+from campaigns.tasks import inspect_import, queue_import
 from suppression.models import Channel
 
 from .permissions import IMPORT, PermissionRequiredMixin, menu_item_for
 
 
 class UploadForm(forms.Form):
-    file = forms.FileField(help_text="CSV (any common delimiter; UTF-8, UTF-16 or Windows-1252) or XLSX.")
+    file = forms.FileField(help_text="CSV, TSV or text (any common delimiter; UTF-8, UTF-16 or Windows-1252) or XLSX.")
     kind = forms.ChoiceField(label="Import", choices=ImportJob.Kind.choices)
     audience_name = forms.CharField(
         label="Audience", required=False, help_text="An existing audience, or a new name to create one."
@@ -35,6 +39,14 @@ class UploadForm(forms.Form):
         initial=Channel.EMAIL_MARKETING,
         help_text="Suppression lists only: what these addresses must never receive.",
     )
+
+    def clean_file(self):
+        upload = self.cleaned_data["file"]
+        try:
+            check_upload(upload, upload.name)
+        except ImportFileError as error:
+            raise forms.ValidationError(str(error)) from error
+        return upload
 
     def clean(self):
         data = super().clean()
@@ -82,54 +94,53 @@ class UploadView(ImportAdminView, FormView):
             channel=data["channel"] if data["kind"] == ImportJob.Kind.SUPPRESSIONS else "",
             created_by=self.request.user,
         )
-        try:
-            import_jobs.read_header(job)
-        except ImportFileError as error:
-            job.file.delete(save=False)
-            job.delete()
-            form.add_error("file", str(error))
-            return self.form_invalid(form)
+        inspect_import.delay(job.pk)
         return redirect("imports:mapping", pk=job.pk)
 
 
 class MappingView(ImportAdminView, TemplateView):
-    """Automatic matches preselected, a preview of the first rows, then dry run or import."""
+    """Automatic matches preselected, a preview of the first rows, then dry run or import.
+    Until a worker has read the first rows the page waits for it."""
 
     template_name = "campaigns/admin/import_mapping.html"
     page_title = "Map columns"
 
-    def get(self, request, *args, **kwargs):
-        try:
-            return super().get(request, *args, **kwargs)
-        except ImportFileError as error:
-            raise Http404(str(error)) from error
+    def job(self):
+        job = super().job()
+        if not job.file and job.status != ImportJob.Status.FAILED:
+            raise Http404("This file was imported and is no longer kept; upload it again to re-import.")
+        return job
 
     def get_context_data(self, error="", **kwargs):
         job = self.job()
-        headers, preview, automatic, total = import_jobs.read_header(job)
-        chosen = {int(index): field for index, field in job.mapping.items()} or automatic
+        chosen = {int(index): field for index, field in job.mapping.items()} or auto_mapping(job.headers)
         columns = [
             {
                 "index": index,
                 "header": header,
                 "choice": "attribute" if chosen.get(index, "").startswith("attribute:") else chosen.get(index, ""),
-                "samples": [row[index] if index < len(row) else "" for row in preview],
+                "samples": [row[index] if index < len(row) else "" for row in job.preview],
             }
-            for index, header in enumerate(headers)
+            for index, header in enumerate(job.headers)
         ]
         return super().get_context_data(
-            job=job, columns=columns, choices=import_jobs.FIELD_CHOICES, total=total, error=error, **kwargs
+            job=job,
+            reading=job.status == ImportJob.Status.READING,
+            progress_url=reverse("imports:progress", args=[job.pk]),
+            columns=columns,
+            choices=import_jobs.FIELD_CHOICES,
+            total=job.total_rows,
+            error=error,
+            **kwargs,
         )
 
     def post(self, request, *args, **kwargs):
         job = self.job()
+        if not job.headers:
+            return redirect("imports:mapping", pk=job.pk)
+        choices = {index: request.POST.get(f"column_{index}", "") for index in range(len(job.headers))}
         try:
-            headers = import_jobs.read_header(job)[0]
-        except ImportFileError as error:
-            raise Http404(str(error)) from error
-        choices = {index: request.POST.get(f"column_{index}", "") for index in range(len(headers))}
-        try:
-            job.mapping = import_jobs.mapping_from_choices(headers, choices)
+            job.mapping = import_jobs.mapping_from_choices(job.headers, choices)
         except ImportFileError as error:
             return self.render_to_response(self.get_context_data(error=str(error)))
         job.save(update_fields=["mapping"])
@@ -152,16 +163,28 @@ class ProgressView(ImportAdminView, View):
 
 
 class ReportView(ImportAdminView, View):
-    """The CSV of rejected rows (line number, raw row, reason)."""
+    """The CSV of rejected rows (line number and reason)."""
 
     def get(self, request, pk):
         job = self.job()
         if not job.error_report:
-            raise Http404("This import rejected no rows.")
+            raise Http404("This import rejected no rows, or its report is no longer kept.")
         return FileResponse(
             job.error_report.open("rb"),
             as_attachment=True,
             filename=f"{job.original_name.rsplit('.', 1)[0]}-rejected-rows.csv",
+        )
+
+
+class FileView(ImportAdminView, View):
+    """The uploaded file itself, while it is kept (private storage has no URL)."""
+
+    def get(self, request, pk):
+        job = self.job()
+        if not job.file:
+            raise Http404("This file is no longer kept.")
+        return FileResponse(
+            job.file.open("rb"), as_attachment=True, filename=job.original_name, content_type="application/octet-stream"
         )
 
 
@@ -184,4 +207,5 @@ class ImportViewSet(ViewSet):
             path("<int:pk>/", JobView.as_view(), name="job"),
             path("<int:pk>/progress/", ProgressView.as_view(), name="progress"),
             path("<int:pk>/rejected.csv", ReportView.as_view(), name="report"),
+            path("<int:pk>/file/", FileView.as_view(), name="file"),
         ]

@@ -8,9 +8,7 @@ by suppression.policy.record_confirmed_opt_in, in the caller's transaction.
 from django.db import transaction
 
 from campaigns.models import Contact, Membership
-from suppression.addresses import address_hash
-
-from .importing import check_address
+from suppression.addresses import address_hash, check_address
 
 CONSENT_BASIS = "consent (double opt-in)"
 

@@ -7,7 +7,8 @@
   List-Unsubscribe headers (email/batchWithTemplates).
 - Any other backend: a regular EmailMessage built by substitution.
 Every message still goes through the gateway. Each builder's send(gateway, chunk)
-returns one Outcome per delivery.
+returns one Outcome per delivery; a recipient whose headers would hold a line break gets
+a failed Outcome and never reaches the backend.
 """
 
 import hashlib
@@ -24,7 +25,7 @@ from django.utils.html import escape
 
 from cms.merge import MergeTemplate
 from config.outbox import OutboxBackend
-from suppression.gateway import ONE_CLICK, Outcome
+from suppression.gateway import ONE_CLICK, HeaderInjection, Outcome, refuse_line_breaks
 from suppression.models import Stream
 
 from .mime import MimeSkeleton, PreparedEmail
@@ -90,6 +91,12 @@ class TemplateSlots:
         for variable, field, fallback in self.slots:
             value = values.get(field) or fallback
             model[variable] = escape(value) if self.escape else value
+
+    def refuse_line_breaks(self, header, contact):
+        """For a part that becomes a header (the subject): no value may break its line.
+        Merge fields are the contact's attributes (the unsubscribe URL never breaks)."""
+        for _variable, field, fallback in self.slots:
+            refuse_line_breaks(header, getattr(contact, field, "") or fallback)
 
     def has_field(self, name):
         return any(field == name for _, field, _ in self.slots)
@@ -178,8 +185,17 @@ class PostmarkBatchBuilder:
         return message
 
     def send(self, gateway, chunk):
-        [outcome] = gateway.send_batch([self.build(chunk)])
-        return [self._for_recipient(outcome, delivery.contact.email) for delivery in chunk]
+        admitted, refused = [], {}
+        for delivery in chunk:
+            try:  # one bad recipient must not get the whole batch refused at the gateway
+                refuse_line_breaks("To", delivery.contact.email)
+                self.parts[0].refuse_line_breaks("Subject", delivery.contact)
+            except HeaderInjection as error:
+                refused[delivery.pk] = Outcome(error=f"{type(error).__name__}: {error}", exception=error)
+            else:
+                admitted.append(delivery)
+        [outcome] = gateway.send_batch([self.build(admitted)]) if admitted else [None]
+        return [refused.get(d.pk) or self._for_recipient(outcome, d.contact.email) for d in chunk]
 
     @staticmethod
     def _for_recipient(outcome, address):

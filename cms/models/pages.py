@@ -9,16 +9,23 @@ from wagtail.models import Page
 
 from cms.blocks import EmailBodyBlock
 
+from .sender import ONE_LINE
+
 
 class EmailPage(Page):
     """One offer email, composed from blocks; campaigns send it."""
 
     PREVIEW_MODES = [("desktop", "Email — desktop"), ("mobile", "Email — mobile"), ("text", "Plain text")]
 
-    subject = models.CharField(max_length=255, help_text="Merge fields like {first_name|there} work here.")
+    subject = models.CharField(
+        max_length=255, validators=[ONE_LINE], help_text="Merge fields like {first_name|there} work here."
+    )
     preheader = models.CharField(max_length=255, blank=True, help_text="The preview line most inboxes show.")
     sender_name = models.CharField(
-        max_length=255, blank=True, help_text="Overrides the sender name from the sender settings for this email."
+        max_length=255,
+        blank=True,
+        validators=[ONE_LINE],
+        help_text="Overrides the sender name from the sender settings for this email.",
     )
     body = StreamField(EmailBodyBlock(), use_json_field=True)
 

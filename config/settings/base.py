@@ -219,6 +219,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "campaigns.tasks.start_due_campaigns",
         "schedule": float(env("MAILROOM_SCHEDULER_INTERVAL", "5")),
     },
+    "delete-expired-import-files": {
+        "task": "campaigns.tasks.delete_expired_import_files",
+        "schedule": 3600.0,
+    },
     # Signups nobody confirmed within 7 days are deleted (signup.double_opt_in).
     "delete-expired-signups": {"task": "signup.tasks.delete_expired_signups", "schedule": 3600.0},
 }
@@ -257,3 +261,19 @@ MAILROOM_MAX_ATTEMPTS = int(env("MAILROOM_MAX_ATTEMPTS", "5"))
 # Auto-pause when more than this share of at least MAILROOM_PAUSE_MIN_SAMPLE sends failed.
 MAILROOM_PAUSE_FAILURE_RATE = float(env("MAILROOM_PAUSE_FAILURE_RATE", "0.2"))
 MAILROOM_PAUSE_MIN_SAMPLE = int(env("MAILROOM_PAUSE_MIN_SAMPLE", "100"))
+
+# --- Staff: test sends (README: Roles) ---
+# Test emails go only to staff users' addresses and these: addresses, or "@domain" for a domain.
+MAILROOM_TEST_RECIPIENTS = env_list("MAILROOM_TEST_RECIPIENTS")
+MAILROOM_TEST_SENDS_PER_HOUR = int(env("MAILROOM_TEST_SENDS_PER_HOUR", "20"))
+
+# --- Uploads: kept where no URL serves them; Admins download them through admin views ---
+PRIVATE_DIR = Path(env("MAILROOM_PRIVATE_DIR", VAR_DIR / "private"))
+STORAGES["private"] = {
+    "BACKEND": "config.private_storage.PrivateStorage",
+    "OPTIONS": {"location": str(PRIVATE_DIR)},
+}
+# The largest upload; an XLSX counts at its unpacked size.
+MAILROOM_IMPORT_MAX_BYTES = int(env("MAILROOM_IMPORT_MAX_BYTES", str(200 * 1024 * 1024)))
+# Excel's own limit; an XLSX with more rows is refused before its rows are read.
+MAILROOM_IMPORT_XLSX_MAX_ROWS = int(env("MAILROOM_IMPORT_XLSX_MAX_ROWS", "1048576"))

@@ -13,7 +13,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('campaigns', '0010_delivery_without_database_foreign_keys'),
-        ('suppression', '0005_signup_consent_proof'),
+        ('suppression', '0006_signup_consent_proof'),
         ('wagtailcore', '0098_apitoken'),
     ]
 

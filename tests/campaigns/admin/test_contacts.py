@@ -101,10 +101,10 @@ def test_import_through_the_admin_with_mapping_dry_run_and_report(admin_client, 
         ["Shop"],
     )
     report = csv_rows(admin_client.get(reverse("imports:report", args=[job.pk])))
-    assert report[0] == ["line", "raw row", "reason"] and report[1][:2] == ["3", "broken,X,y"]
+    assert report[0] == ["line", "reason"] and report[1][0] == "3"
 
 
-def test_upload_without_email_column_is_refused_before_anything_is_written(admin_client):
+def test_upload_without_email_column_is_refused_before_anything_is_written(admin_client, eager_tasks):
     upload = SimpleUploadedFile("names.csv", b"name,phone\nAda,1\n")
     response = admin_client.post(
         reverse("imports:upload"),
@@ -165,7 +165,7 @@ def test_the_uploaded_list_is_not_kept_after_a_real_import(admin_client, eager_t
     assert admin_client.get(reverse("imports:mapping", args=[job.pk])).status_code == 404
 
 
-def test_a_running_job_is_not_queued_twice(admin_client):
+def test_a_running_job_is_not_queued_twice(admin_client, eager_tasks):
     upload = SimpleUploadedFile("list.csv", b"email\nada@example.com\n")
     admin_client.post(
         reverse("imports:upload"),

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('suppression', '0004_erasure_locks_earlier_opt_outs'),
+        ('suppression', '0005_view_personal_data_permission'),
     ]
 
     operations = [
