@@ -1,4 +1,5 @@
-"""Take the README's screenshots from the marketer's journey (tests/e2e/journey.py).
+"""Take the README's screenshots: the marketer's journey (tests/e2e/journey.py), then a signup
+page in the Wagtail editor beside the form it publishes.
 
 Starts `make run`'s embedded default in a throwaway folder (tests.services.EmbeddedMailroom:
 migrate, seed the demo, web + worker + beat on a free port), walks the journey in headless
@@ -6,6 +7,7 @@ Chromium, and writes each picture the README shows into docs/.
 Usage: .venv/bin/python scripts/screenshots.py
 """
 
+import io
 import os
 import sys
 import tempfile
@@ -30,6 +32,24 @@ SHOTS = {
     "email-preview-desktop": None,
     "email-preview-mobile": None,
 }
+# A signup page under the home page, for its screenshot; prints its id.
+SIGNUP_PAGE = """
+from wagtail.models import Page
+from campaigns.models import Audience
+from signup.models import SignupPage
+page = SignupPage(
+    title="Offers by email",
+    slug="join",
+    intro="<p>Our software and training offers, about twice a month.</p>",
+    audience=Audience.objects.get(name="Demo customers"),
+    offer_postal=True,
+    consent_text="<p>Yes, email me product and course offers. I can unsubscribe in one click from any "
+    "of them. How we use your data: <a href='https://example.com/privacy'>privacy policy</a>.</p>",
+)
+Page.get_first_root_node().get_children().first().add_child(instance=page)
+page.save_revision().publish()
+print(page.pk)
+"""
 
 
 def main():
@@ -43,6 +63,7 @@ def main():
         page = browser.new_page(viewport={"width": 1280, "height": 900})
         page.set_default_timeout(20_000)
         journey.run(page, mailroom, shot=lambda name: shoot(page, name))
+        shoot_signup(browser, page, mailroom)
         browser.close()
 
 
@@ -59,6 +80,33 @@ def shoot(page, name):
     page.screenshot(path=str(target))
     page.set_viewport_size(journey_viewport)
     print(f"wrote {target.relative_to(ROOT)}")
+
+
+def shoot_signup(browser, page, mailroom):
+    """The signup page's editor (its fields) and, beside it, the public form on a phone."""
+    page_id = mailroom.manage("shell", "--no-imports", "-c", SIGNUP_PAGE).split()[-1]
+    target = ROOT / "docs" / "signup-page.png"
+    page.set_viewport_size({"width": 1280, "height": 1000})
+    page.goto(f"{mailroom.url}/admin/pages/{page_id}/edit/")
+    page.wait_for_selector("text=Consent wording")
+    page.wait_for_load_state("networkidle")
+    editor = page.screenshot(full_page=False)
+    phone = browser.new_context(viewport={"width": 390, "height": 700}).new_page()
+    phone.goto(f"{mailroom.url}/join/")
+    form = phone.screenshot(full_page=True)
+    side_by_side(editor, form, target)
+    print(f"wrote {target.relative_to(ROOT)}")
+
+
+def side_by_side(left_png, right_png, target):
+    from PIL import Image
+
+    left, right = Image.open(io.BytesIO(left_png)), Image.open(io.BytesIO(right_png))
+    gap = 24
+    canvas = Image.new("RGB", (left.width + gap + right.width, max(left.height, right.height)), (203, 213, 225))
+    canvas.paste(left, (0, 0))
+    canvas.paste(right, (left.width + gap, 0))
+    canvas.save(target, optimize=True)
 
 
 if __name__ == "__main__":

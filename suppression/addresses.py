@@ -1,7 +1,7 @@
 """Email addresses: the one validity check, normalisation, the keyed hash that identifies
 a person in the ledger, and the masked form staff without VIEW_PERSONAL_DATA see.
 
-Every path that stores an address (admin forms, imports, suppression recording, test
+Every path that stores an address (admin forms, imports, signups, suppression recording, test
 sends, commands) checks it with clean_address / validate_address, so no stored address
 can carry a line break into a mail header.
 """

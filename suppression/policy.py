@@ -8,6 +8,7 @@
 Postal and third-party channels never block email; their exports consult them.
 """
 
+import hashlib
 from datetime import timedelta
 
 from django.db import connection, transaction
@@ -15,7 +16,16 @@ from django.db.models import Exists, Min, OuterRef, Q
 from django.utils import timezone
 
 from .addresses import address_hash, normalise_address
-from .models import Channel, ConsentEvent, DroppedMessage, Source, Stream, Suppression
+from .models import (
+    Channel,
+    ConsentEvent,
+    ConsentWording,
+    DroppedMessage,
+    SignupConfirmation,
+    Source,
+    Stream,
+    Suppression,
+)
 
 BLOCKING = {
     Stream.PROMOTIONAL: (Channel.UNDELIVERABLE, Channel.COMPLAINT, Channel.EMAIL_MARKETING),
@@ -167,14 +177,20 @@ def is_erased(hashed):
     return Suppression.objects.filter(address_hash=hashed, source=Source.ERASURE).exists()
 
 
+def erased_since(hashed, moment):
+    """True if the person with this address hash was erased after `moment`."""
+    return ConsentEvent.objects.filter(
+        address_hash=hashed, action=ConsentEvent.Action.ERASED, created_at__gt=moment
+    ).exists()
+
+
 @transaction.atomic
 def record_opt_in(hashed, channel, *, note=""):
     """The person reopens one of their own channels: in the preference centre, or by undoing
     an unsubscribe right after it (undo_opt_out). `hashed` is the address's keyed hash.
 
-    Never after erasure. The one thing that may reopen a channel for an erased person is
-    a new confirmed opt-in (double opt-in, not built yet): it must be its own function
-    here, logged with its own source, and nothing else may delete an erasure row.
+    Never after erasure: the one thing that may reopen a channel for an erased person is a
+    new confirmed opt-in (record_confirmed_opt_in), and nothing else deletes an erasure row.
     """
     if channel not in PERSONAL_CHANNELS:
         raise PolicyError(f"{channel} is recorded by the system; a person cannot opt back in to it.")
@@ -191,6 +207,57 @@ def record_opt_in(hashed, channel, *, note=""):
             note=note,
         )
     return bool(deleted)
+
+
+def wording_version(text):
+    """The version of a consent wording: the SHA-256 of the exact text shown."""
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def keep_wording(text):
+    """The ConsentWording row of `text`, made the first time this version is agreed to."""
+    wording, _ = ConsentWording.objects.get_or_create(version=wording_version(text), defaults={"text": text})
+    return wording
+
+
+@transaction.atomic
+def record_confirmed_opt_in(hashed, channels, *, wording, page_id, page_title, page_url, requested_at):
+    """A confirmed signup (double opt-in): the person asked on a signup page and then followed
+    the link mailed to their address. Reopens each of `channels` whatever closed it, an
+    unsubscribe or an erasure: the one path that may reopen a channel after erasure (DESIGN
+    invariant 7). Channels not named stay as they are, so an erased person's other channels
+    stay locked.
+
+    Every channel named gets an opt-in event with source `signup`, even one that was open
+    (the consent is new), pointing at the SignupConfirmation returned: the proof, with the
+    page and the exact wording shown. System channels (undeliverable, complaint) are not the
+    person's to reopen: an Admin lifts them, with a reason.
+    """
+    channels = list(dict.fromkeys(channels))
+    if not channels or any(channel not in PERSONAL_CHANNELS for channel in channels):
+        raise PolicyError(f"A signup confirms only the person's own channels, not {channels}.")
+    confirmation = SignupConfirmation.objects.create(
+        address_hash=hashed,
+        channels=channels,
+        page_id=page_id,
+        page_title=page_title,
+        page_url=page_url,
+        wording=wording,
+        requested_at=requested_at,
+    )
+    Suppression.objects.filter(address_hash=hashed, channel__in=channels).delete()
+    ConsentEvent.objects.bulk_create(
+        ConsentEvent(
+            address_hash=hashed,
+            channel=channel,
+            action=ConsentEvent.Action.OPT_IN,
+            source=Source.SIGNUP,
+            actor="the person",
+            confirmation=confirmation,
+        )
+        for channel in channels
+    )
+    return confirmation
 
 
 @transaction.atomic
@@ -390,10 +457,14 @@ def erase(address, *, actor):
 
 
 def person_record(address):
-    """Everything the ledger holds about one address, as plain data (for a data export)."""
+    """Everything the ledger holds about one address, as plain data (for a data export),
+    with each confirmed signup's proof: the page and the wording the person agreed to."""
     hash_ = address_hash(address)
     suppressions = Suppression.objects.filter(address_hash=hash_).order_by("created_at", "id")
     events = ConsentEvent.objects.filter(address_hash=hash_).order_by("created_at", "id")
+    confirmations = (
+        SignupConfirmation.objects.filter(address_hash=hash_).select_related("wording").order_by("confirmed_at", "id")
+    )
     return {
         "suppressions": [
             {
@@ -414,8 +485,23 @@ def person_record(address):
                 "actor": event.actor,
                 "note": event.note,
                 "campaign_id": event.campaign_id,
+                "signup_confirmation": event.confirmation_id,
                 "created_at": event.created_at.isoformat(),
             }
             for event in events
+        ],
+        "signup_confirmations": [
+            {
+                "id": confirmation.pk,
+                "channels": confirmation.channels,
+                "page_id": confirmation.page_id,
+                "page_title": confirmation.page_title,
+                "page_url": confirmation.page_url,
+                "requested_at": confirmation.requested_at.isoformat(),
+                "confirmed_at": confirmation.confirmed_at.isoformat(),
+                "wording_version": confirmation.wording.version,
+                "wording": confirmation.wording.text,
+            }
+            for confirmation in confirmations
         ],
     }

@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "campaigns",
     "suppression",
     "accountmail",
+    "signup",
     "wagtail.contrib.settings",
     "wagtail.contrib.forms",
     "wagtail.contrib.redirects",
@@ -236,6 +237,8 @@ CELERY_BEAT_SCHEDULE = {
         "task": "campaigns.tasks.delete_expired_import_files",
         "schedule": 3600.0,
     },
+    # Signups nobody confirmed within 7 days are deleted (signup.double_opt_in).
+    "delete-expired-signups": {"task": "signup.tasks.delete_expired_signups", "schedule": 3600.0},
 }
 
 # --- Sending ---

@@ -31,7 +31,7 @@ from tests.security.staff import GROUPS as ROLES
 pytestmark = pytest.mark.django_db
 
 README = Path(__file__).resolve().parents[2] / "README.md"
-PROJECT_PACKAGES = ("campaigns", "suppression", "cms", "accountmail", "config")
+PROJECT_PACKAGES = ("campaigns", "suppression", "cms", "accountmail", "config", "signup")
 # Personal data the fixture spreads over every page it can reach.
 ADDRESS, FIRST_NAME, LAST_NAME = "augusta.king@example.org", "Augusta", "Byron-King"
 SUPPRESSED, NOTE = "grace.hopper@example.net", "Rang from 020 7946 0991"
