@@ -52,13 +52,20 @@ def back_to_page(token, flag):
     return response
 
 
-def preference_page(request, token, holder, *, status=200, **context):
+def preference_page(request, token, holder, *, status=200, **extra):
     current = policy.open_channels(holder.address_hash)
     choices = [
         {"channel": channel, "label": label, "help": help_text, "receive": current[channel]}
         for channel, label, help_text in CHOICES
     ]
-    context = {"address": holder.masked, "token": token, "choices": choices, **context}
+    # The page says where the person stands: a second visit after unsubscribing must not ask again.
+    context = {
+        "address": holder.masked,
+        "token": token,
+        "choices": choices,
+        "offers_open": current[Channel.EMAIL_MARKETING],
+    }
+    context.update(extra)
     return render(request, "suppression/unsubscribe.html", context, status=status)
 
 

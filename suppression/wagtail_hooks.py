@@ -105,3 +105,8 @@ class SuppressionViewSet(ModelViewSet):
 @hooks.register("register_admin_viewset")
 def register_viewsets():
     return SuppressionViewSet("suppression")
+
+
+@hooks.register("register_icons")
+def register_icons(icons):
+    return icons + ["suppression/icons/undo.svg"]

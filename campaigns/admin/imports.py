@@ -23,22 +23,35 @@ from suppression.models import Channel
 
 from .permissions import IMPORT, PermissionRequiredMixin, menu_item_for
 
+NEW_AUDIENCE = "new"
+
 
 class UploadForm(forms.Form):
+    """What to import and where: an audience for contacts, a channel for a suppression list.
+    The template shows each kind's fields only when that kind is chosen (Wagtail's w-rules)."""
+
     file = forms.FileField(help_text="CSV, TSV or text (any common delimiter; UTF-8, UTF-16 or Windows-1252) or XLSX.")
-    kind = forms.ChoiceField(label="Import", choices=ImportJob.Kind.choices)
-    audience_name = forms.CharField(
-        label="Audience", required=False, help_text="An existing audience, or a new name to create one."
+    kind = forms.ChoiceField(
+        label="Import", choices=ImportJob.Kind.choices, initial=ImportJob.Kind.CONTACTS, widget=forms.RadioSelect
     )
+    audience = forms.ChoiceField(label="Audience", required=False, help_text="The contacts join this audience.")
+    new_audience = forms.CharField(label="Name of the new audience", required=False, max_length=255)
     update_existing = forms.BooleanField(
         required=False, help_text="Update contacts that already exist (blank cells never overwrite)."
     )
     channel = forms.ChoiceField(
         label="Close channel",
+        required=False,
         choices=Channel.choices,
         initial=Channel.EMAIL_MARKETING,
-        help_text="Suppression lists only: what these addresses must never receive.",
+        help_text="What these addresses must never receive.",
     )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        existing = [(str(pk), name) for pk, name in Audience.objects.order_by("name").values_list("pk", "name")]
+        self.fields["audience"].choices = [("", "Choose an audience")] + existing + [(NEW_AUDIENCE, "+ New audience…")]
+        self.fields["audience"].initial = "" if existing else NEW_AUDIENCE
 
     def clean_file(self):
         upload = self.cleaned_data["file"]
@@ -50,17 +63,38 @@ class UploadForm(forms.Form):
 
     def clean(self):
         data = super().clean()
-        if data.get("kind") == ImportJob.Kind.CONTACTS and not data.get("audience_name", "").strip():
-            self.add_error("audience_name", "Name the audience the contacts join.")
+        data["audience_name"] = ""
+        if data.get("kind") == ImportJob.Kind.SUPPRESSIONS:
+            if not data.get("channel"):
+                self.add_error("channel", "Choose what these addresses must never receive.")
+        elif data.get("audience") == NEW_AUDIENCE:
+            data["audience_name"] = data.get("new_audience", "").strip()
+            if not data["audience_name"]:
+                self.add_error("new_audience", "Name the new audience.")
+        elif data.get("audience"):
+            data["audience_name"] = Audience.objects.get(pk=data["audience"]).name
+        else:
+            self.add_error("audience", "Choose the audience the contacts join, or create a new one.")
         return data
 
 
 class ImportAdminView(PermissionRequiredMixin, WagtailAdminTemplateMixin):
     permission = IMPORT
     header_icon = "upload"
+    step = ""  # the last breadcrumb, after the file's name
 
     def job(self):
         return get_object_or_404(ImportJob, pk=self.kwargs["pk"])
+
+    def get_breadcrumbs_items(self):
+        """Home › Imports › (the file) › this step: the header names the step, not "Home"."""
+        items = [*self.breadcrumbs_items, {"url": reverse("imports:index"), "label": "Imports"}]
+        if "pk" in self.kwargs:
+            job = self.job()
+            items.append({"url": reverse("imports:job", args=[job.pk]), "label": job.original_name})
+        if self.step:
+            items.append({"url": "", "label": self.step})
+        return items
 
 
 class ImportIndexView(ImportAdminView, TemplateView):
@@ -77,11 +111,8 @@ class ImportIndexView(ImportAdminView, TemplateView):
 
 class UploadView(ImportAdminView, FormView):
     template_name = "campaigns/admin/import_upload.html"
-    page_title = "New import"
+    page_title = step = "New import"
     form_class = UploadForm
-
-    def get_context_data(self, **kwargs):
-        return super().get_context_data(audiences=Audience.objects.values_list("name", flat=True), **kwargs)
 
     def form_valid(self, form):
         data = form.cleaned_data
@@ -89,8 +120,8 @@ class UploadView(ImportAdminView, FormView):
             kind=data["kind"],
             file=data["file"],
             original_name=data["file"].name,
-            audience_name=data["audience_name"].strip(),
-            update_existing=data["update_existing"],
+            audience_name=data["audience_name"] if data["kind"] == ImportJob.Kind.CONTACTS else "",
+            update_existing=data["update_existing"] and data["kind"] == ImportJob.Kind.CONTACTS,
             channel=data["channel"] if data["kind"] == ImportJob.Kind.SUPPRESSIONS else "",
             created_by=self.request.user,
         )
@@ -103,7 +134,7 @@ class MappingView(ImportAdminView, TemplateView):
     Until a worker has read the first rows the page waits for it."""
 
     template_name = "campaigns/admin/import_mapping.html"
-    page_title = "Map columns"
+    page_title = step = "Map columns"
 
     def job(self):
         job = super().job()

@@ -59,12 +59,15 @@ class ErrorReport:
     """CSV of every row not imported: its line number and the reason. Opened on first error.
 
     No cell of the row is copied: the admin has the file, and a report that holds no
-    personal data needs no erasure and leaks nothing if kept.
+    personal data needs no erasure and leaks nothing if kept. It is written with the file's
+    own delimiter, so it opens in the same spreadsheet as the file (a semicolon file gets a
+    semicolon report).
     """
 
     def __init__(self, path):
         self.path = Path(path) if path else None
         self.handle = self.writer = None
+        self.delimiter = ","
 
     def add(self, line, reason):
         if self.path is None:
@@ -72,7 +75,7 @@ class ErrorReport:
         if self.writer is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self.handle = open(self.path, "w", newline="", encoding="utf-8-sig")  # noqa: SIM115 (closed by close())
-            self.writer = csv.writer(self.handle)
+            self.writer = csv.writer(self.handle, delimiter=self.delimiter)
             self.writer.writerow(["line", "reason"])
         self.writer.writerow([line, neutralise(reason)])
 
@@ -190,6 +193,7 @@ def import_file(
     report = ErrorReport(report_path)
     try:
         with open_table(path) as table:
+            report.delimiter = table.delimiter or ","  # XLSX has none: a plain CSV report
             cleaner = RowCleaner(mapping if mapping is not None else auto_mapping(table.headers))
             good = clean_rows(table.rows, cleaner, summary, report)
             batches = _with_progress(chunks(good, CHUNK), summary, table.total, progress)

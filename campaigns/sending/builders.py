@@ -145,6 +145,7 @@ class PostmarkBatchBuilder:
         self.campaign_id = campaign.pk
         self.from_email = frozen.from_email
         self.reply_to = [frozen.reply_to] if frozen.reply_to else []
+        self.list_id = frozen.list_id
         self.chunk_size = min(POSTMARK_BATCH_LIMIT, settings.MAILROOM_BATCH_SIZE)
         self.parts = [
             TemplateSlots(frozen.subject, "s", escape_values=False),
@@ -166,7 +167,7 @@ class PostmarkBatchBuilder:
         )
         message.template_id = self.alias
         message.merge_data, message.merge_headers, message.merge_metadata = {}, {}, {}
-        message.extra_headers = {"X-Mailroom-Campaign": str(self.campaign_id)}
+        message.extra_headers = {"X-Mailroom-Campaign": str(self.campaign_id), "List-Id": self.list_id}
         for delivery in chunk:
             address = delivery.contact.email
             values = merge_values(delivery.contact, self.campaign_id)

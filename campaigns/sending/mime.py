@@ -81,6 +81,7 @@ class MimeSkeleton:
         }
         if frozen.reply_to:
             fixed["Reply-To"] = frozen.reply_to
+        fixed["List-Id"] = frozen.list_id
         fixed.update(headers or {})
         self.fixed_headers = _header_lines(fixed)
         part_header = (

@@ -36,6 +36,15 @@ class EmailPage(Page):
         FieldPanel("body"),
     ]
 
+    def published_version(self):
+        """What a campaign sends: the page as last published, or None if it is not live.
+
+        Wagtail keeps a live page's published content in its row and saves drafts only as
+        revisions, so a fresh read of the row is the published version whatever drafts
+        (or whichever revision this instance was loaded from) exist.
+        """
+        return type(self).objects.live().filter(pk=self.pk).first()
+
     @property
     def preview_modes(self):
         return self.PREVIEW_MODES

@@ -115,6 +115,17 @@ DATABASES = {
         conn_max_age=int(env("DATABASE_CONN_MAX_AGE", "0")),
     )
 }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # The embedded default's web, worker and beat share one SQLite file. With SQLite's
+    # defaults a transaction that reads and then writes (starting a campaign) is refused
+    # at once with "database is locked" when another process is writing: upgrading its
+    # read lock could deadlock, so SQLite does not wait. BEGIN IMMEDIATE takes the write
+    # lock first and waits its turn; WAL lets readers and the writer work side by side.
+    DATABASES["default"]["OPTIONS"] = {
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 20,
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL",
+    }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -140,6 +151,9 @@ STORAGES = {
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 10_000
 
 WAGTAIL_SITE_NAME = "Mailroom"
+# No Gravatar: it sends a hash of every admin's address to a third party, and where the
+# admin cannot reach it (an offline demo) the avatar is a broken image. Wagtail's own is used.
+WAGTAIL_GRAVATAR_PROVIDER_URL = None
 WAGTAILADMIN_BASE_URL = MAILROOM_BASE_URL
 WAGTAILSEARCH_BACKENDS = {"default": {"BACKEND": "wagtail.search.backends.database"}}
 WAGTAILDOCS_EXTENSIONS = ["csv", "pdf", "txt", "xlsx"]

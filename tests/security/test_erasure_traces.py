@@ -35,8 +35,8 @@ def uploaded(client, name, content):
         {
             "file": SimpleUploadedFile(name, content),
             "kind": "contacts",
-            "audience_name": "Shop",
-            "channel": "email_marketing",
+            "audience": "new",
+            "new_audience": "Shop",
         },
     )
     job = ImportJob.objects.latest("pk")

@@ -141,6 +141,7 @@ def world(settings, tmp_path, sender_settings):
             "segment": segment.pk,
             "imports": job.pk,
             "suppression_admin": Suppression.objects.get(address=SUPPRESSED).pk,
+            "email_chooser": page.pk,
             "wagtailsnippets_cms_product": product.pk,
             "wagtailsnippets_cms_course": course.pk,
             "wagtailusers_users": users["Marketer"].pk,

@@ -27,7 +27,7 @@ from campaigns.tasks import delete_expired_import_files, inspect_import, run_imp
 from tests.security.staff import staff_client
 
 pytestmark = pytest.mark.django_db
-FORM = {"kind": "contacts", "audience_name": "Shop", "channel": "email_marketing"}
+FORM = {"kind": "contacts", "audience": "new", "new_audience": "Shop"}
 CSV = b"email,first_name\nada@example.com,Ada\nbroken,Bob\n"
 
 

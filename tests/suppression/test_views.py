@@ -172,3 +172,23 @@ def test_other_campaign_token_is_refused_without_side_effects():
         assert preferences(client, path, email_marketing=False).status_code == 400
         assert client.post(path + "undo/").status_code == 400
     assert not Suppression.objects.exists() and not ConsentEvent.objects.exists()
+
+
+def test_a_second_visit_after_unsubscribing_shows_the_current_choices_not_the_question():
+    client = Client()
+    path = path_for()
+    client.post(path)
+    html = client.get(path).content.decode()
+    assert "You are unsubscribed from email offers" in html and "Unsubscribe from offers?" not in html
+    assert 'id="unsubscribe"' not in html
+    assert 'name="email_marketing" value="yes">' in html  # the preference centre, offers unticked
+    assert 'name="postal_marketing" value="yes" checked' in html
+
+
+def test_after_undo_the_page_says_subscribed():
+    client = Client()
+    path = path_for()
+    client.post(path)
+    undone = client.post(path + "undo/", follow=True).content.decode()
+    assert "You are subscribed to email offers" in undone and "You are unsubscribed" not in undone
+    assert 'name="email_marketing" value="yes" checked' in undone

@@ -209,6 +209,10 @@ class Command(BaseCommand):
         page = EmailPage.objects.filter(slug="winter-offers").first()
         if page:
             return page
+        home = Page.get_first_root_node().get_children().first()
+        if home.title.startswith("Welcome to your new Wagtail site"):  # Wagtail's placeholder
+            home.title = home.draft_title = "Emails"
+            home.save()
         page = EmailPage(
             title="Winter offers",
             slug="winter-offers",
@@ -245,7 +249,7 @@ class Command(BaseCommand):
                 ("button", {"label": "See all offers", "url": "https://example.com/offers"}),
             ],
         )
-        Page.get_first_root_node().get_children().first().add_child(instance=page)
+        home.add_child(instance=page)
         page.save_revision().publish()
         return page
 

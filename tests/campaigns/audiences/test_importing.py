@@ -1,7 +1,9 @@
 """The contact import: every file shape admins bring, every count, and never resubscribing anyone."""
 
 import csv
+import io
 import json
+from pathlib import Path
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -108,6 +110,14 @@ def test_utf8_bom_and_semicolons(tmp_path, capsys):
     summary = run_import(tmp_path, capsys, content)
     assert counts(summary) == expect(rows=2, created=2)
     assert members() == [("ada@example.com", "Ada", "Lovelace"), ("linus@example.com", "Linus", "Torvalds")]
+
+
+def test_the_rejected_rows_report_keeps_the_files_delimiter(tmp_path, capsys):
+    summary = run_import(tmp_path, capsys, "email;first_name;note\nnope;Bad;a,b\nada@example.com;Ada;x\n")
+    raw = Path(summary["error_report"]).read_text(encoding="utf-8-sig")
+    assert raw.splitlines()[0] == "line;reason"  # opens in the same spreadsheet as the file
+    line, reason = next(csv.reader(io.StringIO(raw.splitlines()[1]), delimiter=";"))
+    assert line == "2" and "@" in reason and "Bad" not in raw  # no cell of the row is copied
 
 
 def test_windows_1252_names(tmp_path, capsys):
