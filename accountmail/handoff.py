@@ -15,6 +15,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from campaigns.sending import delivery_errors, ratelimit
+from suppression.gateway import check_header_values
 from suppression.models import Stream
 
 from .models import AccountMessage
@@ -24,16 +25,22 @@ RETRY_LATER = (delivery_errors.UNAVAILABLE, delivery_errors.TRANSIENT)
 
 
 def keep(to, subject, body, html=None, from_email=None):
-    """Store a message for hand-off; returns its id for the task."""
-    message = AccountMessage.objects.create(
-        to=list(to),
-        subject=subject,
-        body=body,
-        html=html or "",
-        from_email=from_email or "",
-        queued_at=timezone.now(),
+    """Store a message for hand-off; returns its id for the task. A header value with a line
+    break is refused here (HeaderInjection), to the caller, rather than kept."""
+    kept = AccountMessage(
+        to=list(to), subject=subject, body=body, html=html or "", from_email=from_email or "", queued_at=timezone.now()
     )
-    return message.pk
+    check_header_values(_message(kept))
+    kept.save()
+    return kept.pk
+
+
+def _message(kept):
+    message = EmailMultiAlternatives(kept.subject, kept.body, kept.from_email or None, kept.to)
+    if kept.html:
+        message.attach_alternative(kept.html, "text/html")
+    message.mailroom_stream = Stream.ACCOUNT
+    return message
 
 
 def hand_off(message_id):
@@ -44,14 +51,10 @@ def hand_off(message_id):
         kept = AccountMessage.objects.select_for_update(skip_locked=True).filter(pk=message_id).first()
         if kept is None:
             return 0
-        message = EmailMultiAlternatives(kept.subject, kept.body, kept.from_email or None, kept.to)
-        if kept.html:
-            message.attach_alternative(kept.html, "text/html")
-        message.mailroom_stream = Stream.ACCOUNT
         ratelimit.acquire(Stream.ACCOUNT, 1)
         try:
             with mailers["default"] as gateway:
-                sent = gateway.send_messages([message])
+                sent = gateway.send_messages([_message(kept)])
         except Exception as error:
             if delivery_errors.classify(error) in RETRY_LATER:
                 raise

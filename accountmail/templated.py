@@ -8,7 +8,7 @@ from django.template.loader import render_to_string
 
 from .tasks import send_account_email
 
-TEMPLATES = ("order_confirmation", "course_registration")
+TEMPLATES = ("order_confirmation", "course_registration", "signup_confirmation")
 
 
 def render(template, context):

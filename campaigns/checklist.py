@@ -1,11 +1,13 @@
-"""The pre-send checklist for a campaign: the page's content checks (cms.checklist) plus
-who would actually receive it once suppression is applied. Shown on the send page and
-enforced by sending.lifecycle.schedule()."""
+"""The pre-send checklist for a campaign: the page's published version must exist and pass
+the content checks (cms.checklist), and someone must be left to mail once suppression is
+applied. Shown on the campaign's review and enforced by sending.lifecycle.schedule()."""
 
 from dataclasses import dataclass, field
 
-from campaigns.audiences.segments import deliverable
-from campaigns.audiences.targeting import recipients
+from django.utils.formats import date_format
+from django.utils.timezone import localtime
+
+from campaigns.audiences.targeting import reach, recipients
 from cms import checklist as content_checklist
 from cms.rendering import sender_settings
 
@@ -14,25 +16,46 @@ from cms.rendering import sender_settings
 class Checklist:
     targeted: int
     reachable: int  # targeted minus the suppressed
-    problems: list = field(default_factory=list)
+    problems: list = field(default_factory=list)  # each blocks sending
+    warnings: list = field(default_factory=list)  # worth knowing; sending is allowed
 
     @property
     def ok(self):
         return not self.problems
 
-
-def audience_counts(campaign):
-    """(targeted, reachable after suppression), counted in the database."""
-    targeted = recipients(campaign)
-    return targeted.count(), deliverable(targeted).count()
+    @property
+    def suppressed(self):
+        return self.targeted - self.reachable
 
 
 def check(campaign):
     page = campaign.page.specific
-    problems = content_checklist.problems(page, sender_settings(page))
-    targeted, reachable = audience_counts(campaign)
+    published = page.published_version()
+    problems, warnings = [], []
+    if published is None:
+        if page.first_published_at:
+            problems.append(
+                f"The email “{page.title}” is unpublished. Publish it again: campaigns send what is published."
+            )
+        else:
+            problems.append(
+                f"The email “{page.title}” was never published. Publish it first: campaigns send what is published."
+            )
+    else:
+        problems += content_checklist.problems(published, sender_settings(published))
+        if page.has_unpublished_changes:
+            since = (
+                f" on {date_format(localtime(page.last_published_at), 'DATETIME_FORMAT')}"
+                if page.last_published_at
+                else ""
+            )
+            warnings.append(
+                f"The email “{page.title}” has a draft that differs from what will be sent: the campaign sends the "
+                f"version published{since}. Publish the draft to send it instead."
+            )
+    targeted, reachable = reach(recipients(campaign))
     if not reachable:
         problems.append(
             f"No one to send to: the audiences hold {targeted} contact(s), none reachable after opt-outs and bounces."
         )
-    return Checklist(targeted=targeted, reachable=reachable, problems=problems)
+    return Checklist(targeted=targeted, reachable=reachable, problems=problems, warnings=warnings)

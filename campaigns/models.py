@@ -1,18 +1,19 @@
 """Contacts, audiences, campaigns and their deliveries."""
 
 from django.conf import settings
+from django.core.files.storage import storages
 from django.db import models
 from django.db.models.functions import Lower
 from modelcluster.fields import ParentalKey
 from modelcluster.models import ClusterableModel
 
-from suppression.addresses import address_hash, normalise_address
+from suppression.addresses import address_hash, normalise_address, validate_address
 
 
 class Contact(models.Model):
     """A customer we may mail. Only the fields the privacy policy needs."""
 
-    email = models.CharField(max_length=320)
+    email = models.CharField(max_length=320, validators=[validate_address])
     # Keyed hash of the address: how the suppression ledger matches this contact.
     email_hash = models.CharField(max_length=64, editable=False)
     first_name = models.CharField(max_length=150, blank=True)
@@ -112,6 +113,7 @@ class Campaign(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+        permissions = [("send_test_email", "Can send test emails of an email page")]
 
     def __str__(self):
         return self.name
@@ -291,14 +293,24 @@ class SegmentRule(models.Model):
         return f"{self.get_field_display()} {self.get_operator_display()} {self.value}".strip()
 
 
+def private_storage():
+    """Where uploads and import reports are kept: STORAGES["private"], which no URL serves."""
+    return storages["private"]
+
+
 class ImportJob(models.Model):
-    """One uploaded file and what importing it did (campaigns.audiences.importing does the work)."""
+    """One uploaded file and what importing it did (campaigns.audiences.importing does the work).
+
+    A worker reads the file, never the upload request: first its header and a few rows
+    for the mapping preview, then all of it when the admin runs the import.
+    """
 
     class Kind(models.TextChoices):
         CONTACTS = "contacts", "Contacts into an audience"
         SUPPRESSIONS = "suppressions", "Suppression list (never mail these)"
 
     class Status(models.TextChoices):
+        READING = "reading", "Reading the first rows"
         MAPPING = "mapping", "Waiting for column mapping"
         QUEUED = "queued", "Queued"
         RUNNING = "running", "Running"
@@ -306,7 +318,7 @@ class ImportJob(models.Model):
         FAILED = "failed", "Failed"
 
     kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.CONTACTS)
-    file = models.FileField(upload_to="imports/%Y/%m/")
+    file = models.FileField(upload_to="imports/%Y/%m/", storage=private_storage)
     original_name = models.CharField(max_length=255)
     audience_name = models.CharField(max_length=255, blank=True)
     # Suppression-list imports only: the channel the addresses are closed for.
@@ -314,12 +326,16 @@ class ImportJob(models.Model):
     mapping = models.JSONField(default=dict, blank=True)  # column index (str) -> field name
     update_existing = models.BooleanField(default=False)
     dry_run = models.BooleanField(default=False)
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.MAPPING)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.READING)
+    # The header row and the first rows, read once by a worker; the preview goes with the file.
+    headers = models.JSONField(default=list, blank=True)
+    preview = models.JSONField(default=list, blank=True)
     total_rows = models.PositiveIntegerField(default=0)
     rows_done = models.PositiveIntegerField(default=0)
     summary = models.JSONField(default=dict, blank=True)
     error = models.TextField(blank=True)
-    error_report = models.FileField(upload_to="imports/reports/", blank=True)
+    # Line numbers and reasons only (no cell of any row): campaigns.audiences.importing.ErrorReport.
+    error_report = models.FileField(upload_to="imports/reports/", storage=private_storage, blank=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)

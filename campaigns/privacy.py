@@ -3,16 +3,27 @@
 Erasure deletes the contact (and with it memberships and deliveries, taken out of their
 campaigns' counters so the progress bar and the report still agree) and asks the
 suppression ledger to keep only a keyed hash, closed in every personal channel, so the
-person is never mailed again, not even after a re-import (DESIGN invariant 7).
+person is never mailed again, not even after a re-import (DESIGN invariant 7). It also
+takes the address out of Wagtail's log entries (the admin's history of a contact is
+labelled with its address) and deletes any kept upload whose preview shows it; import
+reports hold no addresses.
 """
 
+import re
+
+from django.contrib.contenttypes.models import ContentType
 from django.db import transaction
+from django.db.models import Q
+from wagtail.log_actions import registry as log_registry
 
 from suppression import policy
 from suppression.addresses import address_hash, normalise_address
 
+from .audiences.import_jobs import forget_uploads_of
 from .models import Contact, Delivery, Membership
 from .sending.outcomes import uncount
+
+ERASED = "(erased)"
 
 CONTACT_FIELDS = [
     "email",
@@ -78,7 +89,45 @@ def erase_person(email, *, actor):
         "memberships": Membership.objects.filter(contact__in=contacts).count(),
         "deliveries": len(deliveries),
     }
+    contact_ids = [str(pk) for pk in contacts.values_list("pk", flat=True)]
+    addresses = {normalise_address(email), *contacts.values_list("email", flat=True)}
     contacts.delete()
     uncount(deliveries)
     policy.erase(email, actor=actor)
+    scrub_log_entries(addresses, contact_ids)
+    for address in addresses:
+        forget_uploads_of(address)
     return counts
+
+
+def scrub_log_entries(addresses, contact_ids):
+    """Replace the addresses in every Wagtail log entry's label and data; the erased
+    contacts' own entries keep only their action and time. Returns how many changed."""
+    pattern = re.compile("|".join(re.escape(address) for address in addresses), re.IGNORECASE)
+    contact_type = ContentType.objects.get_for_model(Contact)
+    changed = 0
+    for model in log_registry.get_log_entry_models():
+        mentions = Q()
+        for address in addresses:
+            mentions |= Q(label__icontains=address) | Q(data__icontains=address)
+        has_object_id = any(field.name == "object_id" for field in model._meta.fields)  # not page entries
+        if has_object_id:
+            mentions |= Q(content_type=contact_type, object_id__in=contact_ids)
+        for entry in model.objects.filter(mentions):
+            if has_object_id and entry.content_type_id == contact_type.pk and entry.object_id in contact_ids:
+                entry.label, entry.data = ERASED, {}
+            else:
+                entry.label, entry.data = _scrub(entry.label, pattern), _scrub(entry.data, pattern)
+            entry.save(update_fields=["label", "data"])
+            changed += 1
+    return changed
+
+
+def _scrub(value, pattern):
+    if isinstance(value, str):
+        return pattern.sub(ERASED, value)
+    if isinstance(value, dict):
+        return {_scrub(key, pattern): _scrub(item, pattern) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_scrub(item, pattern) for item in value]
+    return value

@@ -60,6 +60,18 @@ def send_batch(campaign_id, slot, run):
         send_batch.delay(campaign_id, slot, run + 1)
 
 
+@shared_task
+def inspect_import(job_id):
+    """Read an upload's header and first rows for the mapping preview (never in the request)."""
+    import_jobs.inspect(job_id)
+
+
+@shared_task
+def delete_expired_import_files():
+    """Beat job: uploads nobody imported go after 24 h, rejected-row reports after 30 days."""
+    import_jobs.delete_expired_files()
+
+
 def queue_import(job, *, dry_run):
     """Queue an admin's (dry) run of an import job, unless one is already queued or running."""
     if import_jobs.mark_queued(job, dry_run=dry_run):

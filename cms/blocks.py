@@ -121,7 +121,7 @@ class CourseOfferBlock(EmailPreview, blocks.StructBlock):
 class DividerBlock(EmailPreview, blocks.StaticBlock):
     class Meta:
         template = "email/blocks/divider.html"
-        icon = "horizontalrule"
+        icon = "minus"
         admin_text = "A thin line between sections."
         description = "A thin line between sections."
 

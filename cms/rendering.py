@@ -6,8 +6,9 @@ version fill them here with sample values, through the same MergeTemplate.
 """
 
 import re
+import unicodedata
 from dataclasses import dataclass, replace
-from email.utils import formataddr
+from email.utils import formataddr, parseaddr
 from types import SimpleNamespace
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -25,6 +26,7 @@ PREVIEW_UNSUBSCRIBE_URL = "#unsubscribe-preview"
 UTM_KEYS = ("utm_source", "utm_medium", "utm_campaign", "utm_content", "utm_term")
 _HREF = re.compile(r'href="([^"]*)"')
 _EMPTY_LINK = re.compile(r"\[\]\([^)]*\)")
+_BLANK_LINES = re.compile(r"\n{3,}")
 
 
 @dataclass(frozen=True)
@@ -35,6 +37,21 @@ class FrozenEmail:
     text: str
     from_email: str
     reply_to: str
+
+    @property
+    def list_id(self):
+        """The RFC 2919 List-Id of the sender's offers, e.g. `"Mailroom Demo" <offers.example.com>`.
+
+        The same for every campaign from one sender address, so mailbox providers and
+        people's filters can group them. ASCII only, never CR/LF: it goes into a header as is.
+        """
+        name, address = parseaddr(self.from_email)
+        local, _, domain = address.rpartition("@")
+        label = re.sub(r"[^a-z0-9-]+", "-", local.lower()).strip("-") or "offers"
+        domain = re.sub(r"[^a-z0-9.-]+", "", domain.lower()).strip(".") or "mailroom.invalid"
+        ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+        description = re.sub(r"[^A-Za-z0-9 .,&'-]+", "", ascii_name).strip()
+        return f'"{description}" <{label}.{domain}>' if description else f"<{label}.{domain}>"
 
 
 def absolute_url(path):
@@ -54,7 +71,10 @@ def html_to_text(html):
     converter.ignore_emphasis = True
     converter.ignore_tables = True  # layout tables, not data: let their text flow
     text = _EMPTY_LINK.sub("", converter.handle(html))  # image-only links leave "[](url)"
-    return text.strip() + "\n"
+    # Markdown's two-space line breaks mean nothing to a mail reader; blank lines between
+    # blocks and sessions are what keep one offer's last line apart from the next link.
+    text = "\n".join(line.rstrip() for line in text.splitlines())
+    return _BLANK_LINES.sub("\n\n", text).strip() + "\n"
 
 
 def inline_css(html):
@@ -110,13 +130,15 @@ def freeze(page, utm=None, web_url=None):
     `web_url`: optional "view in browser" address shown above the email."""
     sender = sender_settings(page)
     html = finish_links(inline_css(render_email_html(page, sender, web_url)), utm, skip={web_url})
+    name = page.sender_name or sender.from_name
     return FrozenEmail(
         subject=page.subject,
         preheader=page.preheader,
         html=html,
         text=html_to_text(html),
-        from_email=formataddr((page.sender_name or sender.from_name, sender.from_email)),
-        reply_to=sender.reply_to,
+        from_email=formataddr((name, sender.from_email)),
+        # Replies go where the sender settings say, else back to the sender.
+        reply_to=formataddr((name, sender.reply_to or sender.from_email)),
     )
 
 

@@ -1,6 +1,8 @@
-"""Wagtail admin: the catalogue (products and courses) as snippet viewsets."""
+"""Wagtail admin: the catalogue (products and courses) as snippet viewsets, and the icons
+the email blocks use that Wagtail does not ship."""
 
 import django_filters
+from wagtail import hooks
 from wagtail.admin.filters import WagtailFilterSet
 from wagtail.admin.ui.tables import Column, UpdatedAtColumn
 from wagtail.snippets.models import register_snippet
@@ -51,3 +53,8 @@ class CatalogueGroup(SnippetViewSetGroup):
 
 
 register_snippet(CatalogueGroup)
+
+
+@hooks.register("register_icons")
+def register_icons(icons):
+    return icons + ["cms/icons/arrows-up-down.svg"]

@@ -1,4 +1,4 @@
-"""URLs: Wagtail admin, public opt-out pages, ESP webhooks, a health check, then Wagtail pages."""
+"""URLs: Wagtail admin, public opt-out and signup pages, ESP webhooks, a health check, then Wagtail pages."""
 
 from django.conf import settings
 from django.urls import include, path
@@ -13,8 +13,10 @@ urlpatterns = [
     path("documents/", include(wagtaildocs_urls)),
     path("", include("suppression.urls")),
     path("", include("campaigns.urls")),
-    # anymail's ESP webhook views; suppression.webhooks receives their tracking signal.
-    path("webhooks/anymail/", include("anymail.urls")),
+    path("", include("signup.urls")),
+    # anymail's ESP webhook views, guarded (suppression/webhooks/endpoints.py); its ledger
+    # receives their tracking signal.
+    path("webhooks/anymail/", include("suppression.webhooks.endpoints")),
     path("healthz", health, name="health"),
 ]
 

@@ -1,4 +1,4 @@
-"""WSGI entry point for gunicorn."""
+"""WSGI entry point for gunicorn: production settings unless DJANGO_SETTINGS_MODULE says otherwise."""
 
 import os
 

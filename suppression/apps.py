@@ -6,4 +6,4 @@ class SuppressionConfig(AppConfig):
     verbose_name = "Suppression and consent"
 
     def ready(self):
-        from . import webhooks  # noqa: F401  (connects the anymail tracking receiver)
+        from .webhooks import ledger  # noqa: F401  (connects the anymail tracking receiver)

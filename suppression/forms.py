@@ -1,16 +1,33 @@
-"""Admin forms: recording an opt-out someone gave staff, lifting a system suppression."""
+"""Admin forms: the address field every staff form uses, recording an opt-out someone
+gave staff, lifting a system suppression."""
 
 from django import forms
 
-from .addresses import normalise_address
+from .addresses import check_address, validate_address
 from .models import Source
 from .policy import PERSONAL_CHANNELS
 
 STAFF_SOURCES = (Source.PHONE, Source.LETTER, Source.EMAIL)
 
 
+class AddressField(forms.CharField):
+    """An email address checked by suppression.addresses (the one validator); cleans to
+    the normalised address."""
+
+    default_validators = [validate_address]
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("label", "Email address")
+        kwargs.setdefault("max_length", 320)
+        super().__init__(**kwargs)
+
+    def clean(self, value):
+        value = super().clean(value)
+        return check_address(value) if value else value
+
+
 class RecordOptOutForm(forms.Form):
-    address = forms.EmailField(label="Email address", max_length=320)
+    address = AddressField()
     channels = forms.MultipleChoiceField(
         label="Opt out of",
         choices=[(channel.value, channel.label) for channel in PERSONAL_CHANNELS],
@@ -30,9 +47,6 @@ class RecordOptOutForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 3}),
         help_text="E.g. the date of the letter or call. Keep personal details out.",
     )
-
-    def clean_address(self):
-        return normalise_address(self.cleaned_data["address"])
 
 
 class LiftSuppressionForm(forms.Form):

@@ -2,6 +2,7 @@
 
 Both Django mailers ("default" = account service, "promotional") use GatewayBackend,
 each wrapping its own real backend. For each message the gateway:
+0. refuses it when a header value holds a line break (header injection);
 1. knows its stream (the mailer's, or the stricter "promotional" if the message says so);
 2. for promotional mail, adds List-Unsubscribe / List-Unsubscribe-Post when the
    pipeline supplied `message.unsubscribe_url`, then refuses the message unless the
@@ -11,6 +12,7 @@ each wrapping its own real backend. For each message the gateway:
 """
 
 import logging
+import re
 from dataclasses import dataclass
 from email.utils import parseaddr
 
@@ -25,6 +27,8 @@ from .models import DroppedMessage, Stream
 logger = logging.getLogger(__name__)
 
 ONE_CLICK = "List-Unsubscribe=One-Click"
+# CR and LF, and the other characters Python's email package also ends a line at.
+LINE_BREAK = re.compile(r"[\r\n\x0b\x0c\x1c-\x1e\x85\u2028\u2029]")
 
 
 class GatewayError(Exception):
@@ -33,6 +37,32 @@ class GatewayError(Exception):
 
 class MissingUnsubscribe(GatewayError):
     """A promotional message without an unsubscribe link or RFC 8058 headers."""
+
+
+class HeaderInjection(GatewayError):
+    """A header value with a line break: written as is, it would add headers (a Bcc:)."""
+
+
+def refuse_line_breaks(name, value):
+    """Raise HeaderInjection if the value of header `name` holds a line break."""
+    if LINE_BREAK.search(str(value)):
+        raise HeaderInjection(f"the {name} header contains a line break")
+
+
+def check_header_values(message):
+    """Every header the message will carry, on any path: subject, sender, recipients,
+    reply-to, extra headers and an anymail batch's per-recipient headers."""
+    refuse_line_breaks("Subject", message.subject)
+    refuse_line_breaks("From", message.from_email or "")
+    for name in ("to", "cc", "bcc", "reply_to"):
+        for address in getattr(message, name, None) or ():
+            refuse_line_breaks(name.replace("_", "-").title(), address)
+    merge_headers = getattr(message, "merge_headers", None) or {}
+    for headers in (message.extra_headers, *merge_headers.values()):
+        for name, value in headers.items():
+            if ":" in name or LINE_BREAK.search(name):
+                raise HeaderInjection(f"{name!r} is not a header name")
+            refuse_line_breaks(name, value)
 
 
 def bare_address(recipient):
@@ -117,7 +147,10 @@ class GatewayBackend(BaseEmailBackend):
 
     def send_messages(self, email_messages):
         """Django's contract: returns how many were sent, raises on the first failure."""
-        to_send = self._admit(list(email_messages))
+        email_messages = list(email_messages)
+        for message in email_messages:
+            check_header_values(message)
+        to_send = self._admit(email_messages)
         if not to_send:
             return 0
         return self.backend.send_messages(to_send)
@@ -128,10 +161,21 @@ class GatewayBackend(BaseEmailBackend):
         A failure of one message does not stop the others, so the caller can record
         exactly which were handed off.
         """
-        messages = list(email_messages)
+        email_messages, messages, refused = list(email_messages), [], {}
+        for message in email_messages:
+            try:
+                check_header_values(message)
+            except HeaderInjection as error:
+                refused[id(message)] = error
+            else:
+                messages.append(message)
         admitted = {id(message) for message in self._admit(messages)}
         outcomes = []
-        for message in messages:
+        for message in email_messages:
+            if id(message) in refused:
+                error = refused[id(message)]
+                outcomes.append(Outcome(error=f"{type(error).__name__}: {error}", exception=error))
+                continue
             outcome = Outcome(dropped=message.mailroom_dropped or None)
             if id(message) in admitted:
                 try:

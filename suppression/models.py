@@ -1,4 +1,5 @@
-"""The suppression ledger (who must not get what) and the append-only consent log."""
+"""The suppression ledger (who must not get what), the append-only consent log and the proof
+behind a confirmed signup (the wording shown, the page, when it was asked and confirmed)."""
 
 from django.db import models
 
@@ -24,6 +25,7 @@ class Source(models.TextChoices):
     ESP = "esp", "Email provider (unsubscribe there)"
     IMPORT = "import", "Import"
     ERASURE = "erasure", "Erasure"
+    SIGNUP = "signup", "Confirmed signup (double opt-in)"
 
 
 class Stream(models.TextChoices):
@@ -56,13 +58,55 @@ class Suppression(models.Model):
         permissions = [
             ("export_suppression", "Can export the suppression list"),
             ("manage_personal_data", "Can export or erase a person's data"),
+            ("view_personal_data", "Can see whole addresses and staff notes, and search by address"),
         ]
 
     def __str__(self):
-        return f"{self.address or '(erased)'}: {self.get_channel_display()}"
+        return f"{self.address or '(hash only)'}: {self.get_channel_display()}"
 
 
-class ConsentEvent(models.Model):
+class AppendOnly(models.Model):
+    """Rows that are written once and never changed or deleted (the consent record)."""
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None:
+            raise ValueError(f"{type(self).__name__} rows are append-only.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ValueError(f"{type(self).__name__} rows are append-only.")
+
+
+class ConsentWording(AppendOnly):
+    """One version of the consent wording a signup page showed, kept once (by its SHA-256)
+    for as long as any confirmation points at it."""
+
+    version = models.CharField(max_length=64, unique=True, help_text="SHA-256 of the text.")
+    text = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+
+class SignupConfirmation(AppendOnly):
+    """Proof of one confirmed signup (double opt-in): the person asked on a signup page and
+    then confirmed from the link mailed to them. The opt-in events it caused point at it.
+
+    Holds no address: the keyed hash, the page as it was and the wording shown.
+    """
+
+    address_hash = models.CharField(max_length=64, db_index=True)
+    channels = models.JSONField(default=list)
+    page_id = models.BigIntegerField()
+    page_title = models.CharField(max_length=255)
+    page_url = models.CharField(max_length=2000, blank=True)
+    wording = models.ForeignKey(ConsentWording, on_delete=models.PROTECT, related_name="confirmations")
+    requested_at = models.DateTimeField()
+    confirmed_at = models.DateTimeField(auto_now_add=True)
+
+
+class ConsentEvent(AppendOnly):
     """Append-only: every opt-out, opt-in and lifting, with who, when, channel and source.
 
     The one rewrite allowed is erasure blanking the free-text note (policy.erase).
@@ -81,18 +125,14 @@ class ConsentEvent(models.Model):
     actor = models.CharField(max_length=255, blank=True)
     note = models.TextField(blank=True)
     campaign_id = models.BigIntegerField(null=True, blank=True)
+    # A confirmed signup's opt-in: the proof (page, wording shown, when asked and confirmed).
+    confirmation = models.ForeignKey(
+        SignupConfirmation, null=True, blank=True, on_delete=models.PROTECT, related_name="events"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
-
-    def save(self, *args, **kwargs):
-        if self.pk is not None:
-            raise ValueError("Consent events are append-only.")
-        super().save(*args, **kwargs)
-
-    def delete(self, *args, **kwargs):
-        raise ValueError("Consent events are append-only.")
 
 
 class DroppedMessage(models.Model):

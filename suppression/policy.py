@@ -8,11 +8,24 @@
 Postal and third-party channels never block email; their exports consult them.
 """
 
+import hashlib
+from datetime import timedelta
+
 from django.db import connection, transaction
-from django.db.models import Case, CharField, Exists, IntegerField, Min, OuterRef, Value, When
+from django.db.models import Case, CharField, Exists, IntegerField, Min, OuterRef, Q, Value, When
+from django.utils import timezone
 
 from .addresses import address_hash, normalise_address
-from .models import Channel, ConsentEvent, DroppedMessage, Source, Stream, Suppression
+from .models import (
+    Channel,
+    ConsentEvent,
+    ConsentWording,
+    DroppedMessage,
+    SignupConfirmation,
+    Source,
+    Stream,
+    Suppression,
+)
 
 # The channels that block each stream, most serious first: when several block an address,
 # the first of them names it, in Python (blocked_by_hash) and in SQL (blocking_channels).
@@ -23,6 +36,9 @@ BLOCKING = {
 # Channels a person closes and reopens themselves; the others the system records.
 PERSONAL_CHANNELS = (Channel.EMAIL_MARKETING, Channel.POSTAL_MARKETING, Channel.THIRD_PARTY_SHARING)
 SYSTEM_CHANNELS = (Channel.UNDELIVERABLE, Channel.COMPLAINT)
+# "Undo" right after unsubscribing reopens only an opt-out made by the link, this recently.
+UNDOABLE_SOURCES = (Source.LINK, Source.ONE_CLICK)
+UNDO_WINDOW = timedelta(hours=1)
 _LOOKUP_CHUNK = 5000
 
 
@@ -95,11 +111,15 @@ def is_suppressed(address, channel):
     return Suppression.objects.filter(address_hash=address_hash(address), channel=channel).exists()
 
 
-def record_opt_out(address, channel, source, *, actor="", note="", reason="", campaign_id=None):
-    """Close `channel` for `address` at once; True if it was open. Idempotent; only a change is logged."""
+def record_opt_out(address, channel, source, *, hashed=None, actor="", note="", reason="", campaign_id=None):
+    """Close `channel` for `address` at once; True if it was open. Idempotent; only a change is logged.
+
+    `hashed` is the address's keyed hash when only that is known (a link's token): pass
+    address="" with it. For an erased person the row keeps no address, note or reason.
+    """
     row = {
         "address": normalise_address(address),
-        "address_hash": address_hash(address),
+        "address_hash": hashed or address_hash(address),
         "channel": channel,
         "source": source,
         "reason": reason,
@@ -110,6 +130,8 @@ def record_opt_out(address, channel, source, *, actor="", note="", reason="", ca
     if connection.vendor == "postgresql":
         return _close_in_one_statement(row)
     with transaction.atomic():
+        if Suppression.objects.filter(address_hash=row["address_hash"], source=Source.ERASURE).exists():
+            row.update(address="", note="", reason="")
         _, created = Suppression.objects.get_or_create(address_hash=row["address_hash"], channel=channel, defaults=row)
         if created:
             ConsentEvent.objects.create(
@@ -118,7 +140,7 @@ def record_opt_out(address, channel, source, *, actor="", note="", reason="", ca
                 action=ConsentEvent.Action.OPT_OUT,
                 source=source,
                 actor=actor,
-                note=note or reason,
+                note=row["note"] or row["reason"],
                 campaign_id=campaign_id,
             )
     return created
@@ -130,43 +152,63 @@ def _close_in_one_statement(row):
     One-click unsubscribes arrive in bursts after every campaign; the ORM's get_or_create
     in a transaction took seven round trips and about five times as long.
     """
+    table = Suppression._meta.db_table
     with connection.cursor() as cursor:
         cursor.execute(
             f"""
-            WITH closed AS (
-                INSERT INTO {Suppression._meta.db_table}
+            WITH erased AS (
+                SELECT EXISTS (
+                    SELECT 1 FROM {table} WHERE address_hash = %(address_hash)s AND source = %(erasure)s
+                ) AS yes
+            ), closed AS (
+                INSERT INTO {table}
                     (address, address_hash, channel, source, reason, actor, note, campaign_id, created_at)
-                VALUES (%(address)s, %(address_hash)s, %(channel)s, %(source)s, %(reason)s, %(actor)s, %(note)s,
-                        %(campaign_id)s, now())
+                SELECT CASE WHEN yes THEN '' ELSE %(address)s END, %(address_hash)s, %(channel)s, %(source)s,
+                       CASE WHEN yes THEN '' ELSE %(reason)s END, %(actor)s,
+                       CASE WHEN yes THEN '' ELSE %(note)s END, %(campaign_id)s, now()
+                FROM erased
                 ON CONFLICT (address_hash, channel) DO NOTHING
-                RETURNING address_hash, channel, source, actor, campaign_id, created_at
+                RETURNING address_hash, channel, source, actor, note, reason, campaign_id, created_at
             )
             INSERT INTO {ConsentEvent._meta.db_table}
                 (address_hash, channel, action, source, actor, note, campaign_id, created_at)
-            SELECT address_hash, channel, %(action)s, source, actor, %(event_note)s, campaign_id, created_at
+            SELECT address_hash, channel, %(action)s, source, actor, CASE WHEN note <> '' THEN note ELSE reason END,
+                   campaign_id, created_at
             FROM closed
             """,
-            {**row, "action": ConsentEvent.Action.OPT_OUT, "event_note": row["note"] or row["reason"]},
+            {**row, "action": ConsentEvent.Action.OPT_OUT, "erasure": Source.ERASURE},
         )
         return cursor.rowcount == 1
 
 
-@transaction.atomic
-def record_opt_in(address, channel, *, note=""):
-    """The person reopens one of their own channels, only from the preference centre.
+def is_erased(hashed):
+    """True once the person with this address hash was erased (policy.erase)."""
+    return Suppression.objects.filter(address_hash=hashed, source=Source.ERASURE).exists()
 
-    An erased person's suppressions stay: their data is gone, so nothing may mail them again.
+
+def erased_since(hashed, moment):
+    """True if the person with this address hash was erased after `moment`."""
+    return ConsentEvent.objects.filter(
+        address_hash=hashed, action=ConsentEvent.Action.ERASED, created_at__gt=moment
+    ).exists()
+
+
+@transaction.atomic
+def record_opt_in(hashed, channel, *, note=""):
+    """The person reopens one of their own channels: in the preference centre, or by undoing
+    an unsubscribe right after it (undo_opt_out). `hashed` is the address's keyed hash.
+
+    Never after erasure: the one thing that may reopen a channel for an erased person is a
+    new confirmed opt-in (record_confirmed_opt_in), and nothing else deletes an erasure row.
     """
     if channel not in PERSONAL_CHANNELS:
         raise PolicyError(f"{channel} is recorded by the system; a person cannot opt back in to it.")
-    hash_ = address_hash(address)
-    rows = Suppression.objects.filter(address_hash=hash_, channel=channel)
-    if rows.filter(source=Source.ERASURE).exists():
+    if is_erased(hashed):
         raise PolicyError("This address was erased at the person's request; it stays suppressed.")
-    deleted, _ = rows.delete()
+    deleted, _ = Suppression.objects.filter(address_hash=hashed, channel=channel).delete()
     if deleted:
         ConsentEvent.objects.create(
-            address_hash=hash_,
+            address_hash=hashed,
             channel=channel,
             action=ConsentEvent.Action.OPT_IN,
             source=Source.PREFERENCE_CENTRE,
@@ -174,6 +216,78 @@ def record_opt_in(address, channel, *, note=""):
             note=note,
         )
     return bool(deleted)
+
+
+def wording_version(text):
+    """The version of a consent wording: the SHA-256 of the exact text shown."""
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def keep_wording(text):
+    """The ConsentWording row of `text`, made the first time this version is agreed to."""
+    wording, _ = ConsentWording.objects.get_or_create(version=wording_version(text), defaults={"text": text})
+    return wording
+
+
+@transaction.atomic
+def record_confirmed_opt_in(hashed, channels, *, wording, page_id, page_title, page_url, requested_at):
+    """A confirmed signup (double opt-in): the person asked on a signup page and then followed
+    the link mailed to their address. Reopens each of `channels` whatever closed it, an
+    unsubscribe or an erasure: the one path that may reopen a channel after erasure (DESIGN
+    invariant 7). Channels not named stay as they are, so an erased person's other channels
+    stay locked.
+
+    Every channel named gets an opt-in event with source `signup`, even one that was open
+    (the consent is new), pointing at the SignupConfirmation returned: the proof, with the
+    page and the exact wording shown. System channels (undeliverable, complaint) are not the
+    person's to reopen: an Admin lifts them, with a reason.
+    """
+    channels = list(dict.fromkeys(channels))
+    if not channels or any(channel not in PERSONAL_CHANNELS for channel in channels):
+        raise PolicyError(f"A signup confirms only the person's own channels, not {channels}.")
+    confirmation = SignupConfirmation.objects.create(
+        address_hash=hashed,
+        channels=channels,
+        page_id=page_id,
+        page_title=page_title,
+        page_url=page_url,
+        wording=wording,
+        requested_at=requested_at,
+    )
+    Suppression.objects.filter(address_hash=hashed, channel__in=channels).delete()
+    ConsentEvent.objects.bulk_create(
+        ConsentEvent(
+            address_hash=hashed,
+            channel=channel,
+            action=ConsentEvent.Action.OPT_IN,
+            source=Source.SIGNUP,
+            actor="the person",
+            confirmation=confirmation,
+        )
+        for channel in channels
+    )
+    return confirmation
+
+
+@transaction.atomic
+def undo_opt_out(hashed, campaign_id):
+    """The "Undo" on the page shown after unsubscribing: reopens email offers only when the
+    opt-out was made with this campaign's link (button or one-click) under UNDO_WINDOW ago.
+
+    Anything else (staff-recorded, an old opt-out, another campaign's link) stays: the
+    preference centre is where a person changes their mind later.
+    """
+    row = Suppression.objects.filter(address_hash=hashed, channel=Channel.EMAIL_MARKETING).first()
+    if row is None:
+        return False
+    undoable = (
+        row.source in UNDOABLE_SOURCES
+        and row.campaign_id == campaign_id
+        and row.created_at > timezone.now() - UNDO_WINDOW
+    )
+    if not undoable and not is_erased(hashed):  # record_opt_in refuses an erased person itself
+        raise PolicyError("This unsubscribe can no longer be undone here. Tick Email offers below to get them again.")
+    return record_opt_in(hashed, Channel.EMAIL_MARKETING, note="undo right after unsubscribing")
 
 
 @transaction.atomic
@@ -210,18 +324,28 @@ def record_opt_outs(addresses, channel, source, *, actor="", note=""):
     """record_opt_out for many addresses in set-based steps; returns how many were newly closed."""
     by_hash = {address_hash(address): normalise_address(address) for address in addresses}
     with transaction.atomic():
-        existing = set()
+        existing, erased = set(), set()
         hashes = list(by_hash)
         for start in range(0, len(hashes), _LOOKUP_CHUNK):
-            existing.update(
-                Suppression.objects.filter(
-                    address_hash__in=hashes[start : start + _LOOKUP_CHUNK], channel=channel
-                ).values_list("address_hash", flat=True)
+            rows = Suppression.objects.filter(address_hash__in=hashes[start : start + _LOOKUP_CHUNK]).filter(
+                Q(channel=channel) | Q(source=Source.ERASURE)
             )
+            for hash_, row_channel, row_source in rows.values_list("address_hash", "channel", "source"):
+                if row_channel == channel:
+                    existing.add(hash_)
+                if row_source == Source.ERASURE:
+                    erased.add(hash_)
         new = [hash_ for hash_ in hashes if hash_ not in existing]
         Suppression.objects.bulk_create(
             [
-                Suppression(address_hash=h, address=by_hash[h], channel=channel, source=source, actor=actor, note=note)
+                Suppression(
+                    address_hash=h,
+                    address="" if h in erased else by_hash[h],  # an erased person's address is not kept again
+                    channel=channel,
+                    source=source,
+                    actor=actor,
+                    note="" if h in erased else note,
+                )
                 for h in new
             ],
             batch_size=1000,
@@ -235,7 +359,7 @@ def record_opt_outs(addresses, channel, source, *, actor="", note=""):
                     action=ConsentEvent.Action.OPT_OUT,
                     source=source,
                     actor=actor,
-                    note=note,
+                    note="" if h in erased else note,
                 )
                 for h in new
             ],
@@ -259,32 +383,38 @@ def opt_outs_by_campaign(campaign_id):
     )
 
 
-def open_channels(address):
+def open_channels(hashed):
     """For the preference centre: each personal channel → True while the person receives it."""
     closed = set(
-        Suppression.objects.filter(address_hash=address_hash(address), channel__in=PERSONAL_CHANNELS).values_list(
-            "channel", flat=True
-        )
+        Suppression.objects.filter(address_hash=hashed, channel__in=PERSONAL_CHANNELS).values_list("channel", flat=True)
     )
     return {channel: channel not in closed for channel in PERSONAL_CHANNELS}
 
 
 @transaction.atomic
-def set_preferences(address, wanted, *, campaign_id=None):
+def set_preferences(hashed, wanted, *, address="", campaign_id=None):
     """Apply the person's choices from the preference centre; return the channels that changed.
 
+    `hashed` is the address's keyed hash (all a link's token carries; `address` when known).
     `wanted` maps personal channels to True (keep receiving) or False (opt out); channels
     not named are left alone.
     """
-    current = open_channels(address)
+    current = open_channels(hashed)
     changed = []
     for channel, receive in wanted.items():
         if channel not in PERSONAL_CHANNELS or current[channel] == receive:
             continue
         if receive:
-            record_opt_in(address, channel)
+            record_opt_in(hashed, channel)
         else:
-            record_opt_out(address, channel, Source.PREFERENCE_CENTRE, actor="the person", campaign_id=campaign_id)
+            record_opt_out(
+                address,
+                channel,
+                Source.PREFERENCE_CENTRE,
+                hashed=hashed,
+                actor="the person",
+                campaign_id=campaign_id,
+            )
         changed.append(channel)
     return changed
 
@@ -293,29 +423,57 @@ def set_preferences(address, wanted, *, campaign_id=None):
 def erase(address, *, actor):
     """Forget the person but keep them suppressed (DESIGN invariant 7).
 
-    Every personal channel is closed (source: erasure); every ledger row keeps only the
-    keyed hash; free-text notes and the subjects of dropped messages are blanked.
+    Every personal channel is closed with source `erasure`, whatever was recorded there
+    before (an earlier unsubscribe keeps no source a person or admin could undo); every
+    ledger row keeps only the keyed hash; free-text notes and the subjects of dropped
+    messages are blanked.
     """
     hash_ = address_hash(address)
-    for channel in PERSONAL_CHANNELS:
-        record_opt_out(address, channel, Source.ERASURE, actor=actor)
+    already = set(
+        Suppression.objects.filter(address_hash=hash_, source=Source.ERASURE).values_list("channel", flat=True)
+    )
+    locked = [channel for channel in PERSONAL_CHANNELS if channel not in already]
+    for channel in locked:
+        Suppression.objects.update_or_create(
+            address_hash=hash_,
+            channel=channel,
+            defaults={"source": Source.ERASURE, "actor": actor, "campaign_id": None},
+        )
     Suppression.objects.filter(address_hash=hash_).update(address="", note="", reason="")
     ConsentEvent.objects.filter(address_hash=hash_).update(note="")
     DroppedMessage.objects.filter(address_hash=hash_).update(subject="")
-    ConsentEvent.objects.create(
-        address_hash=hash_,
-        channel=Channel.EMAIL_MARKETING,
-        action=ConsentEvent.Action.ERASED,
-        source=Source.ERASURE,
-        actor=actor,
+    ConsentEvent.objects.bulk_create(
+        [
+            ConsentEvent(
+                address_hash=hash_,
+                channel=channel,
+                action=ConsentEvent.Action.OPT_OUT,
+                source=Source.ERASURE,
+                actor=actor,
+            )
+            for channel in locked
+        ]
+        + [
+            ConsentEvent(
+                address_hash=hash_,
+                channel=Channel.EMAIL_MARKETING,
+                action=ConsentEvent.Action.ERASED,
+                source=Source.ERASURE,
+                actor=actor,
+            )
+        ]
     )
 
 
 def person_record(address):
-    """Everything the ledger holds about one address, as plain data (for a data export)."""
+    """Everything the ledger holds about one address, as plain data (for a data export),
+    with each confirmed signup's proof: the page and the wording the person agreed to."""
     hash_ = address_hash(address)
     suppressions = Suppression.objects.filter(address_hash=hash_).order_by("created_at", "id")
     events = ConsentEvent.objects.filter(address_hash=hash_).order_by("created_at", "id")
+    confirmations = (
+        SignupConfirmation.objects.filter(address_hash=hash_).select_related("wording").order_by("confirmed_at", "id")
+    )
     return {
         "suppressions": [
             {
@@ -336,8 +494,23 @@ def person_record(address):
                 "actor": event.actor,
                 "note": event.note,
                 "campaign_id": event.campaign_id,
+                "signup_confirmation": event.confirmation_id,
                 "created_at": event.created_at.isoformat(),
             }
             for event in events
+        ],
+        "signup_confirmations": [
+            {
+                "id": confirmation.pk,
+                "channels": confirmation.channels,
+                "page_id": confirmation.page_id,
+                "page_title": confirmation.page_title,
+                "page_url": confirmation.page_url,
+                "requested_at": confirmation.requested_at.isoformat(),
+                "confirmed_at": confirmation.confirmed_at.isoformat(),
+                "wording_version": confirmation.wording.version,
+                "wording": confirmation.wording.text,
+            }
+            for confirmation in confirmations
         ],
     }

@@ -4,6 +4,8 @@ No login, cookie or CSRF token: the signed token in the URL is the only credenti
 forged request needs the token, which is all a CSRF token would prove), and these pages
 set no cookies and load nothing from elsewhere. GET never changes anything, because mail
 scanners prefetch links; every change is a POST and is logged by suppression.policy.
+The token carries the address only as a keyed hash, so the pages show it masked; each
+client IP is rate limited (config.ratelimit).
 """
 
 from django.http import HttpResponse, HttpResponseRedirect
@@ -11,6 +13,8 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
+
+from config.ratelimit import limit_per_client
 
 from . import policy
 from .models import Channel, Source
@@ -28,14 +32,14 @@ CHOICES = (
 
 
 def with_token(view):
-    """Resolve the token to (address, campaign id) or answer 400 with no side effect."""
+    """Resolve the token to its tokens.LinkHolder or answer 400 with no side effect."""
 
     def wrapped(request, token):
         try:
-            address, campaign_id = read_token(token)
+            holder = read_token(token)
         except BadToken:
             return render(request, "suppression/invalid_link.html", status=400)
-        return view(request, token, address, campaign_id)
+        return view(request, token, holder)
 
     wrapped.__name__ = view.__name__
     return wrapped
@@ -48,54 +52,65 @@ def back_to_page(token, flag):
     return response
 
 
-def preference_page(request, token, address, *, status=200, **context):
-    current = policy.open_channels(address)
+def preference_page(request, token, holder, *, status=200, **extra):
+    current = policy.open_channels(holder.address_hash)
     choices = [
         {"channel": channel, "label": label, "help": help_text, "receive": current[channel]}
         for channel, label, help_text in CHOICES
     ]
-    context = {"address": address, "token": token, "choices": choices, **context}
+    # The page says where the person stands: a second visit after unsubscribing must not ask again.
+    context = {
+        "address": holder.masked,
+        "token": token,
+        "choices": choices,
+        "offers_open": current[Channel.EMAIL_MARKETING],
+    }
+    context.update(extra)
     return render(request, "suppression/unsubscribe.html", context, status=status)
 
 
 @csrf_exempt
+@limit_per_client
 @require_http_methods(["GET", "HEAD", "POST"])
 @with_token
-def unsubscribe(request, token, address, campaign_id):
+def unsubscribe(request, token, holder):
     if request.method != "POST":
-        return preference_page(request, token, address, saved="saved" in request.GET, undone="undone" in request.GET)
+        return preference_page(request, token, holder, saved="saved" in request.GET, undone="undone" in request.GET)
     one_click = request.POST.get("List-Unsubscribe") == "One-Click"
     policy.record_opt_out(
-        address,
+        holder.address,
         Channel.EMAIL_MARKETING,
         Source.ONE_CLICK if one_click else Source.LINK,
+        hashed=holder.address_hash,
         actor="the person",
-        campaign_id=campaign_id,
+        campaign_id=holder.campaign_id,
     )
     if one_click:  # RFC 8058: 200, no redirect, nothing for a person to read
         return HttpResponse("You are unsubscribed from email offers.\n", content_type="text/plain")
-    return render(request, "suppression/unsubscribed.html", {"address": address, "token": token})
+    return render(request, "suppression/unsubscribed.html", {"address": holder.masked, "token": token})
 
 
 @csrf_exempt
+@limit_per_client
 @require_POST
 @with_token
-def preferences(request, token, address, campaign_id):
+def preferences(request, token, holder):
     wanted = {channel: request.POST.get(channel) == "yes" for channel, _, _ in CHOICES}
     try:
-        policy.set_preferences(address, wanted, campaign_id=campaign_id)
+        policy.set_preferences(holder.address_hash, wanted, address=holder.address, campaign_id=holder.campaign_id)
     except policy.PolicyError as error:
-        return preference_page(request, token, address, status=409, error=str(error))
+        return preference_page(request, token, holder, status=409, error=str(error))
     return back_to_page(token, "saved")
 
 
 @csrf_exempt
+@limit_per_client
 @require_POST
 @with_token
-def undo(request, token, address, campaign_id):
-    """Right after unsubscribing: reopen email offers, logged as an opt-in by the person."""
+def undo(request, token, holder):
+    """Right after unsubscribing (within policy.UNDO_WINDOW): reopen email offers, logged as an opt-in."""
     try:
-        policy.record_opt_in(address, Channel.EMAIL_MARKETING, note="undo right after unsubscribing")
+        policy.undo_opt_out(holder.address_hash, holder.campaign_id)
     except policy.PolicyError as error:
-        return preference_page(request, token, address, status=409, error=str(error))
+        return preference_page(request, token, holder, status=409, error=str(error))
     return back_to_page(token, "undone")

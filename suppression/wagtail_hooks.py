@@ -1,8 +1,10 @@
-"""Wagtail admin: the suppression list (search, filters, CSV export for Admins), recording
-an opt-out by address, and lifting a system suppression with a reason."""
+"""Wagtail admin: the suppression list (filters for everyone; whole addresses, search by
+address and CSV export for Admins, masked addresses for the rest), recording an opt-out
+by address, and lifting a system suppression with a reason."""
 
 from django.core.exceptions import PermissionDenied
 from django.urls import path, reverse
+from django.utils.functional import cached_property
 from wagtail import hooks
 from wagtail.admin.ui.tables import Column, DateColumn
 from wagtail.admin.views.generic import IndexView
@@ -10,8 +12,8 @@ from wagtail.admin.viewsets.model import ModelViewSet
 from wagtail.admin.widgets import ListingButton
 
 from . import policy
-from .addresses import address_hash
-from .admin_views import LiftSuppressionView, RecordOptOutView
+from .addresses import VIEW_PERSONAL_DATA, address_hash
+from .admin_views import LiftSuppressionView, PersonalDataColumn, RecordOptOutView
 from .models import Suppression
 from .spreadsheets import defuse
 
@@ -27,6 +29,11 @@ class SuppressionIndexView(IndexView):
     @property
     def show_export_buttons(self):
         return self.request.user.has_perm(EXPORT_PERMISSION)
+
+    @cached_property
+    def is_searchable(self):
+        # Search is by address (and note): it would tell anyone whether an address is suppressed.
+        return self.request.user.has_perm(VIEW_PERSONAL_DATA) and super().is_searchable
 
     def search_queryset(self, queryset):
         """Also match the keyed hash, so an erased person's rows answer 'are they suppressed?'."""
@@ -55,10 +62,11 @@ class SuppressionViewSet(ModelViewSet):
     index_view_class = SuppressionIndexView
     add_item_label = "Record an opt-out"
     list_display = [
-        Column("address", label="Address", accessor=lambda row: row.address or "(erased)"),
+        # Blank when erased, or when recorded from a link (its token carries only the hash).
+        PersonalDataColumn("address", label="Address", accessor=lambda row: row.address or "(hash only)"),
         Column("channel", label="Channel", accessor="get_channel_display"),
         Column("source", label="Source", accessor="get_source_display"),
-        "reason",
+        PersonalDataColumn("reason", label="Reason"),
         "actor",
         DateColumn("created_at", label="Since"),
     ]
@@ -97,3 +105,8 @@ class SuppressionViewSet(ModelViewSet):
 @hooks.register("register_admin_viewset")
 def register_viewsets():
     return SuppressionViewSet("suppression")
+
+
+@hooks.register("register_icons")
+def register_icons(icons):
+    return icons + ["suppression/icons/undo.svg"]

@@ -1,7 +1,9 @@
 """Real services for tests and benchmarks: SMTP servers, Celery worker and beat processes,
-a Redis server of their own.
+a Redis server of their own, and `make run`'s embedded default (web, worker and beat on
+SQLite) in a throwaway folder.
 
-Plain classes (no pytest), so `make bench` uses the same parts as the tests.
+Plain classes (no pytest), so `make bench` and scripts/screenshots.py use the same parts
+as the tests.
 """
 
 import asyncio
@@ -15,6 +17,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.request
 from pathlib import Path
 
 from django.db import connections
@@ -292,3 +295,91 @@ class SmtpSink:
     def stop(self):
         self.process.terminate()
         self.process.join()
+
+
+class EmbeddedMailroom:
+    """`make run` in a throwaway folder: migrate, seed the demo, then web, worker and beat
+    from Procfile.dev under honcho, on SQLite, the filesystem broker and the outbox.
+
+    Nothing is shared with a developer's var/ or with PostgreSQL and Redis: DATABASE_URL
+    and REDIS_URL are dropped, and the web server gets a free port (never 8000).
+    """
+
+    def __init__(self, var_dir, password="journey-only", **extra_env):
+        self.var_dir = Path(var_dir)
+        self.password = password
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")} | {
+            "DJANGO_SETTINGS_MODULE": "config.settings.dev",
+            "MAILROOM_VAR_DIR": str(self.var_dir),
+            "MAILROOM_PORT": str(self.port),
+            "MAILROOM_BASE_URL": self.url,
+            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+            "PYTHONUNBUFFERED": "1",
+            **extra_env,
+        }
+        self.process = None
+
+    def manage(self, *args):
+        """Run `manage.py ARGS` against this installation; returns its stdout."""
+        command = [sys.executable, str(ROOT / "manage.py"), *args]
+        return subprocess.run(command, cwd=ROOT, env=self.env, check=True, capture_output=True, text=True).stdout
+
+    def start(self, timeout=90):
+        """Migrate, then start web, worker and beat while the demo is seeded (admin /
+        self.password): the processes boot meanwhile, as they need no data to start."""
+        self.var_dir.mkdir(parents=True, exist_ok=True)
+        self.manage("migrate", "--noinput", "-v0")
+        self.log_path = self.var_dir / "honcho.log"
+        self.log = open(self.log_path, "wb")  # noqa: SIM115 (open while the processes run; closed by stop())
+        self.process = subprocess.Popen(
+            [str(Path(sys.executable).parent / "honcho"), "-f", str(ROOT / "Procfile.dev"), "-d", str(ROOT), "start"],
+            cwd=ROOT,
+            env=self.env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        try:
+            self.manage("seed_demo", "--password", self.password)
+            self._wait_until_up(timeout)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _wait_until_up(self, timeout):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and self.process.poll() is None:
+            try:
+                with urllib.request.urlopen(f"{self.url}/healthz", timeout=2) as response:
+                    if response.status == 200:
+                        return
+            except OSError:
+                time.sleep(0.2)
+        raise RuntimeError(f"the embedded default did not start:\n{self.output()[-4000:]}")
+
+    def output(self):
+        """Everything web, worker and beat printed."""
+        return self.log_path.read_text(errors="replace")
+
+    def outbox(self):
+        return sorted((self.var_dir / "outbox").glob("*.eml"))
+
+    def stop(self):
+        if self.process and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+        if self.process:
+            self.log.close()
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()

@@ -1,7 +1,5 @@
 """Wagtail admin for campaigns: listing, report with live progress, lifecycle actions, delivery log."""
 
-import zoneinfo
-
 import django_filters
 from django import forms
 from django.contrib.admin.utils import quote
@@ -19,7 +17,7 @@ from wagtail.admin.views.generic import IndexView, InspectView
 from wagtail.admin.views.generic.base import BaseListingView, BaseObjectMixin, WagtailAdminTemplateMixin
 from wagtail.admin.views.generic.permissions import PermissionCheckedMixin
 from wagtail.admin.viewsets.model import ModelViewSet
-from wagtail.admin.widgets import AdminDateTimeInput, Button, HeaderButton, ListingButton
+from wagtail.admin.widgets import Button, HeaderButton, ListingButton
 
 from campaigns import checklist
 from campaigns.models import Campaign, Contact, Delivery, DeliveryEvent
@@ -27,9 +25,12 @@ from campaigns.reports import stats
 from campaigns.reports.charts import bar_chart
 from campaigns.sending import lifecycle
 from campaigns.web_version import web_version_url
+from suppression.addresses import VIEW_PERSONAL_DATA
+from suppression.admin_views import PersonalDataColumn
 from suppression.models import Channel
 
 from . import actions as admin_actions
+from .compose import CampaignCreateView, CampaignEditView, ReachView, ScheduleForm, campaign_panels, email_thumbnail
 
 
 def action_url(action, campaign):
@@ -190,30 +191,6 @@ class SendCampaignView(CampaignActionView):
         )
 
 
-class ScheduleForm(forms.Form):
-    when = forms.DateTimeField(
-        label="Send at", widget=AdminDateTimeInput, help_text="Date and time in the time zone below."
-    )
-    time_zone = forms.ChoiceField(
-        label="Time zone", choices=[(name, name) for name in sorted(zoneinfo.available_timezones())]
-    )
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.fields["time_zone"].initial = timezone.get_current_timezone_name()
-
-    def clean(self):
-        cleaned = super().clean()
-        when, zone = cleaned.get("when"), cleaned.get("time_zone")
-        if when and zone:
-            # The picker's wall-clock time, read in the chosen zone (not the admin's).
-            when = timezone.make_aware(timezone.make_naive(when), zoneinfo.ZoneInfo(zone))
-            if when <= timezone.now():
-                self.add_error("when", "Choose a time in the future, or use “Send now”.")
-            cleaned["when"] = when
-        return cleaned
-
-
 class ScheduleView(CampaignActionView):
     template_name = "campaigns/admin/schedule.html"
     form_class = ScheduleForm
@@ -238,31 +215,35 @@ class DeliveryFilterSet(WagtailFilterSet):
 
 
 class DeliveryLogView(PermissionCheckedMixin, BaseObjectMixin, BaseListingView):
-    """Per-recipient log of one campaign: searchable by address, filterable by outcome."""
+    """Per-recipient log of one campaign, filterable by outcome; whole addresses and search
+    by address for users with VIEW_PERSONAL_DATA, masked addresses for the rest."""
 
     any_permission_required = ["add", "change", "delete", "view"]
     model = Campaign
     page_title = "Delivery log"
     header_icon = "list-ul"
     paginate_by = 50
-    is_searchable = True
     search_fields = ["contact__email"]
     filterset_class = DeliveryFilterSet
     default_ordering = "contact_id"  # the (campaign, contact) unique index keeps pages fast
     verbose_name_plural = "deliveries"
     columns = [
-        Column("email", label="Recipient", accessor="contact.email"),
+        PersonalDataColumn("email", label="Recipient", accessor="contact.email"),
         StatusTagColumn(
             "status",
             label="Status",
             accessor="get_status_display",
             primary=lambda delivery: delivery.status == Delivery.Status.SENT,
         ),
-        Column("reason", label="Reason or error"),
+        PersonalDataColumn("reason", label="Reason or error"),
         Column("attempts", label="Attempts"),
         DateColumn("sent_at", label="Sent"),
         Column("esp_message_id", label="ESP message id"),
     ]
+
+    @cached_property
+    def is_searchable(self):
+        return self.request.user.has_perm(VIEW_PERSONAL_DATA)
 
     def get_base_queryset(self):
         return Delivery.objects.filter(campaign=self.object).select_related("contact")
@@ -316,17 +297,9 @@ class CampaignViewSet(ModelViewSet):
     ]
     list_filter = ["status"]
     search_fields = ["name"]
-    form_fields = [
-        "name",
-        "page",
-        "audiences",
-        "segments",
-        "excluded_audiences",
-        "excluded_segments",
-        "utm_source",
-        "utm_medium",
-        "utm_campaign",
-    ]
+    add_view_class = CampaignCreateView
+    edit_view_class = CampaignEditView
+    edit_handler = campaign_panels()
     copy_view_enabled = False
 
     def get_urlpatterns(self):
@@ -347,6 +320,8 @@ class CampaignViewSet(ModelViewSet):
                 path("send/<int:pk>/", SendCampaignView.as_view(permission_policy=policy), name="send"),
                 path("schedule/<int:pk>/", ScheduleView.as_view(permission_policy=policy), name="schedule"),
                 path("status/<int:pk>/", CampaignStatusView.as_view(permission_policy=policy), name="status"),
+                path("reach/", ReachView.as_view(permission_policy=policy), name="reach"),
+                path("email-thumbnail/<int:page_id>/", email_thumbnail, name="email_thumbnail"),
                 path("deliveries/<int:pk>/", DeliveryLogView.as_view(permission_policy=policy), name="deliveries"),
                 path(
                     "deliveries/<int:pk>/results/",

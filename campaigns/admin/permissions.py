@@ -1,10 +1,11 @@
-"""Who may do bulk work with personal data in the admin (only `Admins`, by permission)."""
+"""Who may do what in the admin, by permission (never by group name; README: Roles)."""
 
 from django.core.exceptions import PermissionDenied
 from wagtail.admin.menu import MenuItem
 
 IMPORT = "campaigns.add_importjob"
 EXPORT = "campaigns.export_contacts"
+SEND_TEST = "campaigns.send_test_email"
 
 
 class PermissionRequiredMixin:

@@ -1,10 +1,10 @@
 """Admin: "Send a test" for an email page (a header button on the page), reached also from
-the campaign send page. The work happens in campaigns.proofs."""
+the campaign send page, for users with the send-test permission. The work, and the rules
+on who may receive tests and how many, are in campaigns.proofs."""
 
 from django import forms
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.core.validators import validate_email
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import path, reverse
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -13,8 +13,11 @@ from wagtail import hooks
 from wagtail.admin.ui.menus.pages import PageMenuItem
 from wagtail.admin.views.generic.base import WagtailAdminTemplateMixin
 
-from campaigns.proofs import send_test
+from campaigns.proofs import LOG_ACTION, TestSendRefused, send_test
 from cms.models import EmailPage
+from suppression.addresses import VIEW_PERSONAL_DATA, InvalidAddress, check_address
+
+from .permissions import SEND_TEST
 
 MAX_TEST_ADDRESSES = 10
 
@@ -22,7 +25,8 @@ MAX_TEST_ADDRESSES = 10
 class TestSendForm(forms.Form):
     addresses = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 3}),
-        help_text=f"Up to {MAX_TEST_ADDRESSES} addresses, separated by commas or new lines.",
+        help_text=f"Up to {MAX_TEST_ADDRESSES} addresses, separated by commas or new lines: "
+        "staff users' addresses, or those the site allows for tests.",
     )
 
     def clean_addresses(self):
@@ -31,9 +35,10 @@ class TestSendForm(forms.Form):
             raise forms.ValidationError("Enter at least one address.")
         if len(addresses) > MAX_TEST_ADDRESSES:
             raise forms.ValidationError(f"At most {MAX_TEST_ADDRESSES} addresses at a time.")
-        for address in addresses:
-            validate_email(address)
-        return list(dict.fromkeys(addresses))
+        try:
+            return list(dict.fromkeys(check_address(address) for address in addresses))
+        except InvalidAddress as error:
+            raise forms.ValidationError(f"Enter a valid email address: {error}") from error
 
 
 class TestSendView(WagtailAdminTemplateMixin, FormView):
@@ -43,9 +48,9 @@ class TestSendView(WagtailAdminTemplateMixin, FormView):
     header_icon = "mail"
 
     def dispatch(self, request, *args, page_id, **kwargs):
-        self.page = get_object_or_404(EmailPage, pk=page_id)
-        if not self.page.permissions_for_user(request.user).can_edit():
+        if not request.user.has_perm(SEND_TEST):
             raise PermissionDenied
+        self.page = get_object_or_404(EmailPage, pk=page_id)
         return super().dispatch(request, *args, **kwargs)
 
     def get_page_subtitle(self):
@@ -70,11 +75,25 @@ class TestSendView(WagtailAdminTemplateMixin, FormView):
         return reverse("wagtailadmin_pages:edit", args=[self.page.pk])
 
     def form_valid(self, form):
-        for address, result in send_test(self.page.specific, form.cleaned_data["addresses"]).items():
-            if result == "sent":
-                messages.success(self.request, f"Test sent to {address}.")
-            else:
-                messages.warning(self.request, f"{address}: {result}")
+        try:
+            results = send_test(self.page.specific, form.cleaned_data["addresses"], user=self.request.user)
+        except TestSendRefused as error:
+            form.add_error("addresses", str(error))
+            return self.form_invalid(form)
+        if self.request.user.has_perm(VIEW_PERSONAL_DATA):
+            for address, result in results.items():
+                (messages.success if result == "sent" else messages.warning)(self.request, f"{address}: {result}")
+            return redirect(self.next_url())
+        # Whether an address is suppressed is personal data: a dropped test reads like a sent one.
+        failed = {address: result for address, result in results.items() if result.startswith("failed")}
+        handed = [address for address in results if address not in failed]
+        if handed:
+            messages.success(
+                self.request,
+                f"Test sent to {', '.join(handed)} (an address that must not get offers is skipped without notice).",
+            )
+        for address, result in failed.items():
+            messages.warning(self.request, f"{address}: {result}")
         return redirect(self.next_url())
 
 
@@ -85,7 +104,7 @@ class SendTestButton(PageMenuItem):
     priority = 12
 
     def is_shown(self, user):
-        return self.page.permissions_for_user(user).can_edit()
+        return user.has_perm(SEND_TEST)
 
 
 @hooks.register("register_admin_urls")
@@ -97,3 +116,12 @@ def register_test_send_url():
 def test_send_header_button(page, user, view_name, next_url=None):
     if page.specific_class is EmailPage:
         yield SendTestButton(page=page)
+
+
+@hooks.register("register_log_actions")
+def register_test_send_log_action(actions):
+    def message(log_entry):
+        count = log_entry.data.get("recipients", 0)
+        return f"Test email sent to {count} recipient{'s' if count != 1 else ''}"
+
+    actions.register_action(LOG_ACTION, "Send a test", message)

@@ -1,39 +1,57 @@
 """Import jobs: the admin's upload → mapping → (dry) run lifecycle around campaigns.audiences.importing.
 
-The Celery task and the admin views call these; the work itself is importing.import_file.
+The upload request only checks the file (tables.check_upload) and stores it privately;
+Celery tasks read it: `inspect` the header and the first rows for the mapping preview,
+`run` the whole file. Files are not kept longer than they are useful: the list goes once
+it is imported, an upload nobody imported after KEEP_UPLOADS, a report after KEEP_REPORTS.
 """
 
 import logging
-from pathlib import Path
+from datetime import timedelta
 
-from django.conf import settings
+from django.db.models import Q
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from campaigns.models import ImportJob
+from campaigns.models import ImportJob, private_storage
 
-from .importing import FIELDS, ImportFileError, default_report_path, import_file
-from .tables import auto_mapping, header_key, open_table
+from .importing import FIELDS, REPORTS, ImportFileError, import_file, report_name
+from .tables import header_key, open_table
 
 logger = logging.getLogger(__name__)
 PREVIEW_ROWS = 5
+KEEP_UPLOADS = timedelta(hours=24)
+KEEP_REPORTS = timedelta(days=30)
 FIELD_CHOICES = (
     [("", "— skip this column —")]
     + [(field, field.replace("_", " ").capitalize()) for field in FIELDS]
     + [("attribute", "Custom attribute (named after the column)")]
 )
+Status = ImportJob.Status
 
 
-def read_header(job):
-    """(headers, first rows, automatic mapping); raises ImportFileError for an unusable file."""
-    if not job.file:
-        raise ImportFileError("This file was imported and is no longer kept; upload it again to re-import.")
-    with open_table(job.file.path) as table:
-        preview = []
-        for _line, cells in table.rows:
-            preview.append(cells)
-            if len(preview) == PREVIEW_ROWS:
-                break
-        return table.headers, preview, auto_mapping(table.headers), table.total
+def inspect(job_id):
+    """Read the header and the first rows for the mapping preview (in a worker)."""
+    job = ImportJob.objects.get(pk=job_id)
+    if job.status != Status.READING or not job.file:
+        return
+    try:
+        with open_table(job.file.path) as table:
+            preview = []
+            for _line, cells in table.rows:
+                preview.append(cells)
+                if len(preview) == PREVIEW_ROWS:
+                    break
+            headers, total = table.headers, table.total
+    except Exception as error:  # the admin must see why, whatever it was
+        if not isinstance(error, ImportFileError):
+            logger.exception("Reading import job %s failed", job.pk)
+        job.file.delete(save=False)
+        ImportJob.objects.filter(pk=job.pk).update(status=Status.FAILED, file="", error=str(error)[:2000])
+        return
+    ImportJob.objects.filter(pk=job.pk).update(
+        status=Status.MAPPING, headers=headers, preview=preview, total_rows=total
+    )
 
 
 def mapping_from_choices(headers, choices):
@@ -50,30 +68,31 @@ def mapping_from_choices(headers, choices):
 
 
 def mark_queued(job, *, dry_run):
-    """Mark a (dry) run queued; False when one is already queued or running for this job.
-    The caller (campaigns.tasks.queue_import) then queues the Celery task."""
-    if job.status in (ImportJob.Status.QUEUED, ImportJob.Status.RUNNING):
-        return False
-    ImportJob.objects.filter(pk=job.pk).update(
+    """Mark a (dry) run queued; False when one is already queued or running for this job,
+    or the file is not read yet. The caller (campaigns.tasks.queue_import) then queues the task."""
+    updated = ImportJob.objects.filter(pk=job.pk, status__in=(Status.MAPPING, Status.DONE, Status.FAILED)).update(
         dry_run=dry_run,
-        status=ImportJob.Status.QUEUED,
+        status=Status.QUEUED,
         rows_done=0,
         summary={},
         error="",
         started_at=None,
         finished_at=None,
     )
-    return True
+    return bool(updated)
 
 
 def run(job_id):
     """Run a queued job to the end, recording progress as it goes."""
     job = ImportJob.objects.get(pk=job_id)
-    ImportJob.objects.filter(pk=job.pk).update(status=ImportJob.Status.RUNNING, started_at=timezone.now())
+    ImportJob.objects.filter(pk=job.pk).update(status=Status.RUNNING, started_at=timezone.now())
 
     def progress(done, total):
         ImportJob.objects.filter(pk=job.pk).update(rows_done=done, total_rows=total)
 
+    report = report_name(job.original_name)
+    if job.error_report:  # an earlier dry run's report is replaced by this run's
+        job.error_report.delete(save=False)
     try:
         summary = import_file(
             job.file.path,
@@ -83,27 +102,60 @@ def run(job_id):
             update_existing=job.update_existing,
             dry_run=job.dry_run,
             channel=job.channel,
-            report_path=default_report_path(job.original_name),
+            report_path=private_storage().path(report),
             progress=progress,
         )
     except Exception as error:  # the admin must see why, whatever it was
         logger.exception("Import job %s failed", job.pk)
         ImportJob.objects.filter(pk=job.pk).update(
-            status=ImportJob.Status.FAILED, error=str(error)[:2000], finished_at=timezone.now()
+            status=Status.FAILED, error=str(error)[:2000], error_report="", finished_at=timezone.now()
         )
         return
-    report = summary.error_report
+    kept = {}
     if not job.dry_run:  # keep no copy of the customer list once it is imported (data minimisation)
         job.file.delete(save=False)
+        kept = {"file": "", "preview": []}
     ImportJob.objects.filter(pk=job.pk).update(
-        file=job.file.name or "",
-        status=ImportJob.Status.DONE,
+        status=Status.DONE,
         summary=summary.as_dict(),
         rows_done=summary.rows,
         total_rows=summary.rows,
-        error_report=str(Path(report).relative_to(settings.MEDIA_ROOT)) if report else "",
+        error_report=report if summary.error_report else "",
         finished_at=timezone.now(),
+        **kept,
     )
+
+
+def delete_expired_files(now=None):
+    """Beat job: delete uploads nobody imported (or only dry-ran) after KEEP_UPLOADS and
+    rejected-row reports (the admin's and import_contacts') after KEEP_REPORTS. Returns
+    how many files went."""
+    now = now or timezone.now()
+    deleted = 0
+    idle = ImportJob.objects.exclude(file="").exclude(status__in=(Status.QUEUED, Status.RUNNING, Status.READING))
+    idle = idle.annotate(last_use=Coalesce("finished_at", "created_at")).filter(last_use__lt=now - KEEP_UPLOADS)
+    for job in idle:
+        job.file.delete(save=False)
+        ImportJob.objects.filter(pk=job.pk).update(file="", preview=[])
+        deleted += 1
+    storage = private_storage()
+    if storage.exists(REPORTS):
+        for name in storage.listdir(REPORTS)[1]:
+            path = f"{REPORTS}/{name}"
+            if storage.get_modified_time(path) < now - KEEP_REPORTS:
+                storage.delete(path)
+                ImportJob.objects.filter(error_report=path).update(error_report="")
+                deleted += 1
+    return deleted
+
+
+def forget_uploads_of(address):
+    """Erasure: an upload whose preview shows the address goes at once with its preview
+    (other kept uploads go within KEEP_UPLOADS; reports hold no addresses)."""
+    jobs = ImportJob.objects.filter(~Q(file=""), preview__icontains=address)
+    for job in jobs:
+        job.file.delete(save=False)
+    return jobs.update(file="", preview=[], error="The file was deleted: a person in it asked to be erased.")
 
 
 def progress_of(job):
@@ -118,11 +170,9 @@ def progress_of(job):
         "dry_run": job.dry_run,
         "done": job.rows_done,
         "total": total,
-        "percent": 100 if job.status == ImportJob.Status.DONE else int(100 * job.rows_done / total) if total else 0,
+        "percent": 100 if job.status == Status.DONE else int(100 * job.rows_done / total) if total else 0,
         "rate": round(rate),
-        "eta_seconds": round((total - job.rows_done) / rate)
-        if rate and job.status == ImportJob.Status.RUNNING
-        else None,
+        "eta_seconds": round((total - job.rows_done) / rate) if rate and job.status == Status.RUNNING else None,
         "summary": job.summary,
         "error": job.error,
         "has_report": bool(job.error_report),

@@ -2,8 +2,8 @@
 
 Rows stream from campaigns.audiences.tables through validation (duplicates inside the file are
 caught here) in chunks to campaigns.audiences.merging, which creates or updates contacts and joins
-the audience set-based. Every row not imported goes to the error report with its line,
-raw cells and reason. A dry run counts exactly what would happen and writes nothing.
+the audience set-based. Every row not imported goes to the error report with its line
+and reason. A dry run counts exactly what would happen and writes nothing.
 
 Contact imports never touch the suppression ledger: an opted-out person stays opted out
 (DESIGN invariant 4). Only the suppression-list import writes to it, through
@@ -12,39 +12,31 @@ suppression.policy.
 
 import csv
 import datetime
-import io
 import json
 import re
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
-from email_validator import SPECIAL_USE_DOMAIN_NAMES, EmailNotValidError, validate_email
 
-from campaigns.models import Audience, Contact
+from campaigns.models import Audience, Contact, private_storage
 from suppression import policy
-from suppression.addresses import address_hash, address_key, normalise_address
+from suppression.addresses import address_hash, clean_address
 from suppression.models import Source
 
 from .exporting import neutralise
 from .merging import CONTACT_COLUMNS, TEXT_FIELDS, Merger
 from .tables import ImportFileError, auto_mapping, open_table
 
-__all__ = ["ImportFileError", "import_file", "check_address"]
+__all__ = ["ImportFileError", "import_file"]
 
 FIELDS = ["email", *TEXT_FIELDS, "tags", "consent_date"]
 ATTRIBUTE_PREFIX = "attribute:"
 CHUNK = 20_000
+REPORTS = "imports/reports"  # the folder of rejected-row reports in private storage
 _MAX_LENGTH = {name: Contact._meta.get_field(name).max_length for name in TEXT_FIELDS}
-
-# Plain ASCII addresses email-validator certainly accepts; everything else goes to it.
-_SIMPLE_ADDRESS = re.compile(
-    r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
-    r"@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}"
-)
 
 
 @dataclass
@@ -64,21 +56,28 @@ class ImportSummary:
 
 
 class ErrorReport:
-    """CSV of every row not imported: line number, the raw row, the reason. Opened on first error."""
+    """CSV of every row not imported: its line number and the reason. Opened on first error.
+
+    No cell of the row is copied: the admin has the file, and a report that holds no
+    personal data needs no erasure and leaks nothing if kept. It is written with the file's
+    own delimiter, so it opens in the same spreadsheet as the file (a semicolon file gets a
+    semicolon report).
+    """
 
     def __init__(self, path):
         self.path = Path(path) if path else None
         self.handle = self.writer = None
+        self.delimiter = ","
 
-    def add(self, line, cells, reason):
+    def add(self, line, reason):
         if self.path is None:
             return
         if self.writer is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self.handle = open(self.path, "w", newline="", encoding="utf-8-sig")  # noqa: SIM115 (closed by close())
-            self.writer = csv.writer(self.handle)
-            self.writer.writerow(["line", "raw row", "reason"])
-        self.writer.writerow([line, neutralise(csv_line(cells)), reason])
+            self.writer = csv.writer(self.handle, delimiter=self.delimiter)
+            self.writer.writerow(["line", "reason"])
+        self.writer.writerow([line, neutralise(reason)])
 
     def close(self):
         if self.handle:
@@ -86,49 +85,11 @@ class ErrorReport:
         return str(self.path) if self.writer else None
 
 
-def csv_line(cells):
-    """The cells as one CSV line, as the admin would recognise the row."""
-    buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\n").writerow(cells)
-    return buffer.getvalue().removesuffix("\n")
-
-
-def check_address(raw):
-    """Return the normalised address or raise ValueError with a reason a person can read."""
-    return clean_address(raw)[0]
-
-
-def clean_address(raw):
-    """(normalised address, its case-insensitive key), or ValueError with the reason."""
-    raw = raw.strip()
-    if _is_plainly_valid(raw):  # normalising a plain ASCII address is lower-casing its domain
-        local, _, domain = raw.rpartition("@")
-        address = f"{local}@{domain.lower()}"
-        return address, address.lower()
-    try:
-        validate_email(raw, check_deliverability=False)
-    except EmailNotValidError as error:
-        raise ValueError(str(error)) from error
-    return normalise_address(raw), address_key(raw)
-
-
-def _is_plainly_valid(address):
-    if len(address) > 254 or not _SIMPLE_ADDRESS.fullmatch(address):
-        return False
-    local, _, domain = address.rpartition("@")
-    domain = domain.lower()
-    return (
-        len(local) <= 64
-        and "--" not in domain  # punycode / IDNA rules: email-validator decides
-        and domain.rsplit(".", 1)[-1] not in SPECIAL_USE_DOMAIN_NAMES
-    )
-
-
 def parse_consent_date(value):
     try:
         moment = datetime.datetime.fromisoformat(value)
     except ValueError:
-        raise ValueError(f"consent date {value!r} is not a date like 2024-01-31 or 2024-01-31T09:30") from None
+        raise ValueError("consent date is not a date like 2024-01-31 or 2024-01-31T09:30") from None
     if timezone.is_naive(moment):
         moment = timezone.make_aware(moment, datetime.UTC)
     return moment
@@ -191,12 +152,12 @@ def clean_rows(rows, cleaner, summary, report):
             email, key = cleaner.address(cells)
             if key in seen:
                 summary.duplicates += 1
-                report.add(line, cells, "duplicate of an earlier row in this file (letter case ignored)")
+                report.add(line, "duplicate of an earlier row in this file (letter case ignored)")
                 continue
             values = cleaner.clean(cells, email)
         except ValueError as error:
             summary.invalid += 1
-            report.add(line, cells, str(error))
+            report.add(line, str(error))
             continue
         seen.add(key)
         yield values
@@ -232,6 +193,7 @@ def import_file(
     report = ErrorReport(report_path)
     try:
         with open_table(path) as table:
+            report.delimiter = table.delimiter or ","  # XLSX has none: a plain CSV report
             cleaner = RowCleaner(mapping if mapping is not None else auto_mapping(table.headers))
             good = clean_rows(table.rows, cleaner, summary, report)
             batches = _with_progress(chunks(good, CHUNK), summary, table.total, progress)
@@ -279,6 +241,11 @@ def _import_contacts(batches, cleaner, summary, audience_name, update_existing, 
         setattr(summary, name, merger.counts[name])
 
 
-def default_report_path(name):
+def report_name(source_name):
+    """A new rejected-row report's name in private storage (campaigns.models.private_storage)."""
     stamp = timezone.now().strftime("%Y%m%d-%H%M%S-%f")
-    return Path(settings.MEDIA_ROOT) / "imports" / "reports" / f"{Path(name).stem}-rejected-{stamp}.csv"
+    return f"{REPORTS}/{Path(source_name).stem}-rejected-{stamp}.csv"
+
+
+def default_report_path(source_name):
+    return private_storage().path(report_name(source_name))

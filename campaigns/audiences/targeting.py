@@ -3,14 +3,14 @@
 The snapshot turns this queryset into Delivery rows with one INSERT … SELECT, so it must
 stay a single queryset (no Python-side lists of contacts). Conditions are `pk__in`
 subqueries and field lookups, never joins, so no contact appears twice. Suppression is
-applied by the snapshot, not here.
+applied by the snapshot, not here; reach() counts it for the checklist and the live count.
 """
 
 from django.db.models import Q
 
 from campaigns.models import Contact, Membership
 
-from .segments import condition
+from .segments import condition, deliverable
 
 
 def in_audiences(audience_ids):
@@ -22,11 +22,27 @@ def in_audiences(audience_ids):
 
 def recipients(campaign):
     """Contacts the campaign targets, before suppression."""
-    included = in_audiences(campaign.audiences.values_list("pk", flat=True))
-    for segment in campaign.segments.all():
+    return chosen_recipients(
+        campaign.audiences.values_list("pk", flat=True),
+        campaign.segments.all(),
+        campaign.excluded_audiences.values_list("pk", flat=True),
+        campaign.excluded_segments.all(),
+    )
+
+
+def chosen_recipients(audience_ids, segments, excluded_audience_ids=(), excluded_segments=()):
+    """Contacts a choice of audiences and segments targets, before suppression (the campaign
+    form counts them live, before anything is saved)."""
+    included = in_audiences(audience_ids)
+    for segment in segments:
         included |= condition(segment)
-    excluded = in_audiences(campaign.excluded_audiences.values_list("pk", flat=True))
-    for segment in campaign.excluded_segments.all():
+    excluded = in_audiences(excluded_audience_ids)
+    for segment in excluded_segments:
         excluded |= condition(segment)
     # Ordered so deliveries are created (and claimed) in a stable order, oldest contacts first.
     return Contact.objects.filter(included).exclude(excluded).order_by("pk")
+
+
+def reach(contacts):
+    """(targeted, reachable after suppression) for targeted `contacts`, counted in the database."""
+    return contacts.count(), deliverable(contacts).count()

@@ -132,6 +132,55 @@ def results(campaign):
     )
 
 
+@dataclass
+class KeyRates:
+    """A sent campaign at a glance (the dashboard): how many were sent, and what share of them
+    bounced, complained, unsubscribed, opened and clicked (opens and clicks only with tracking)."""
+
+    campaign: Campaign
+    sent: int
+    bounced: float
+    complained: float
+    unsubscribed: float
+    opened: float | None
+    clicked: float | None
+
+
+def key_rates(campaigns):
+    """KeyRates for each of a few `campaigns`: one aggregate query for their ESP events, and
+    the opt-outs per campaign; sent counts come from the counters the workers keep."""
+    campaigns = list(campaigns)
+    events = {}
+    for campaign_id, kind, count in (
+        DeliveryEvent.objects.filter(campaign__in=campaigns)
+        .order_by()
+        .values_list("campaign_id", "kind")
+        .annotate(count=Count("*"))
+    ):
+        events[campaign_id, kind] = count
+    rates = []
+    for campaign in campaigns:
+        sent = campaign.sent_count
+        counts = {kind: events.get((campaign.pk, kind), 0) for kind in DeliveryEvent.Kind.values}
+        tracking = bool(counts[DeliveryEvent.Kind.OPENED] or counts[DeliveryEvent.Kind.CLICKED])
+        rates.append(
+            KeyRates(
+                campaign=campaign,
+                sent=sent,
+                bounced=_share(counts[DeliveryEvent.Kind.BOUNCED], sent),
+                complained=_share(counts[DeliveryEvent.Kind.COMPLAINED], sent),
+                unsubscribed=_share(unsubscribed(campaign.pk), sent),
+                opened=_share(counts[DeliveryEvent.Kind.OPENED], sent) if tracking else None,
+                clicked=_share(counts[DeliveryEvent.Kind.CLICKED], sent) if tracking else None,
+            )
+        )
+    return rates
+
+
+def _share(count, sent):
+    return round(100 * count / sent, 1) if sent else 0.0
+
+
 def _targeted(campaign):
     """Before the snapshot: how many contacts the campaign's audiences hold now."""
     if campaign.status in (Campaign.Status.DRAFT, Campaign.Status.SCHEDULED):

@@ -7,7 +7,8 @@
   List-Unsubscribe headers (email/batchWithTemplates).
 - Any other backend: a regular EmailMessage built by substitution.
 Every message still goes through the gateway. Each builder's send(gateway, chunk)
-returns one Outcome per delivery.
+returns one Outcome per delivery; a recipient whose headers would hold a line break gets
+a failed Outcome and never reaches the backend.
 """
 
 import hashlib
@@ -24,7 +25,7 @@ from django.utils.html import escape
 
 from cms.merge import MergeTemplate
 from config.outbox import OutboxBackend
-from suppression.gateway import ONE_CLICK, Outcome
+from suppression.gateway import ONE_CLICK, HeaderInjection, Outcome, refuse_line_breaks
 from suppression.models import Stream
 
 from .mime import MimeSkeleton, PreparedEmail
@@ -91,6 +92,12 @@ class TemplateSlots:
             value = values.get(field) or fallback
             model[variable] = escape(value) if self.escape else value
 
+    def refuse_line_breaks(self, header, contact):
+        """For a part that becomes a header (the subject): no value may break its line.
+        Merge fields are the contact's attributes (the unsubscribe URL never breaks)."""
+        for _variable, field, fallback in self.slots:
+            refuse_line_breaks(header, getattr(contact, field, "") or fallback)
+
     def has_field(self, name):
         return any(field == name for _, field, _ in self.slots)
 
@@ -138,6 +145,7 @@ class PostmarkBatchBuilder:
         self.campaign_id = campaign.pk
         self.from_email = frozen.from_email
         self.reply_to = [frozen.reply_to] if frozen.reply_to else []
+        self.list_id = frozen.list_id
         self.chunk_size = min(POSTMARK_BATCH_LIMIT, settings.MAILROOM_BATCH_SIZE)
         self.parts = [
             TemplateSlots(frozen.subject, "s", escape_values=False),
@@ -159,7 +167,7 @@ class PostmarkBatchBuilder:
         )
         message.template_id = self.alias
         message.merge_data, message.merge_headers, message.merge_metadata = {}, {}, {}
-        message.extra_headers = {"X-Mailroom-Campaign": str(self.campaign_id)}
+        message.extra_headers = {"X-Mailroom-Campaign": str(self.campaign_id), "List-Id": self.list_id}
         for delivery in chunk:
             address = delivery.contact.email
             values = merge_values(delivery.contact, self.campaign_id)
@@ -178,8 +186,17 @@ class PostmarkBatchBuilder:
         return message
 
     def send(self, gateway, chunk):
-        [outcome] = gateway.send_batch([self.build(chunk)])
-        return [self._for_recipient(outcome, delivery.contact.email) for delivery in chunk]
+        admitted, refused = [], {}
+        for delivery in chunk:
+            try:  # one bad recipient must not get the whole batch refused at the gateway
+                refuse_line_breaks("To", delivery.contact.email)
+                self.parts[0].refuse_line_breaks("Subject", delivery.contact)
+            except HeaderInjection as error:
+                refused[delivery.pk] = Outcome(error=f"{type(error).__name__}: {error}", exception=error)
+            else:
+                admitted.append(delivery)
+        [outcome] = gateway.send_batch([self.build(admitted)]) if admitted else [None]
+        return [refused.get(d.pk) or self._for_recipient(outcome, d.contact.email) for d in chunk]
 
     @staticmethod
     def _for_recipient(outcome, address):

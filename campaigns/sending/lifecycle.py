@@ -14,7 +14,7 @@ from django.utils import timezone
 from campaigns import checklist
 from campaigns.models import Campaign, Delivery
 
-from .snapshot import freeze, snapshot
+from .snapshot import NotPublished, freeze, render, snapshot
 
 Status = Campaign.Status
 logger = logging.getLogger(__name__)
@@ -33,7 +33,7 @@ def schedule(campaign, when=None):
     if problems:
         raise CampaignStateError("Not ready to send: " + " ".join(problems))
     updated = Campaign.objects.filter(pk=campaign.pk, status__in=[Status.DRAFT, Status.SCHEDULED]).update(
-        status=Status.SCHEDULED, scheduled_at=when or timezone.now()
+        status=Status.SCHEDULED, scheduled_at=when or timezone.now(), pause_reason=""
     )
     if not updated:
         raise CampaignStateError(f"Campaign {campaign.pk} is {campaign.status}; only drafts can be scheduled.")
@@ -78,17 +78,24 @@ def begin(campaign_id):
     """Freeze and snapshot a due campaign, then mark it sending. False if not ours to start.
 
     One transaction: a crash leaves the campaign scheduled, never half-started, and
-    the row lock stops two workers (or beat and a click) starting it twice.
+    the row lock stops two workers (or beat and a click) starting it twice. The email is
+    rendered before it, so no lock is held while premailer works (on SQLite, the
+    embedded default, a write transaction holds up every other writer).
     """
+    due = Campaign.objects.filter(pk=campaign_id, status=Status.SCHEDULED, scheduled_at__lte=timezone.now())
+    campaign = due.select_related("page").first()
+    if campaign is None:
+        return False
+    try:
+        frozen = render(campaign)
+    except NotPublished as error:  # unpublished since it was scheduled: back to the marketer
+        due.update(status=Status.DRAFT, pause_reason=f"Not started: {error}"[:255])
+        return False
     with transaction.atomic():
-        campaign = (
-            Campaign.objects.select_for_update()
-            .filter(pk=campaign_id, status=Status.SCHEDULED, scheduled_at__lte=timezone.now())
-            .first()
-        )
+        campaign = due.select_for_update().first()
         if campaign is None:
             return False
-        freeze(campaign)
+        freeze(campaign, frozen)
         snapshot(campaign)
         campaign.status = Status.SENDING
         campaign.started_at = timezone.now()

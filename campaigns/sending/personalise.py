@@ -31,7 +31,8 @@ def merge_values(contact, campaign_id):
         "first_name": contact.first_name,
         "last_name": contact.last_name,
         "email": contact.email,
-        "unsubscribe_url": unsubscribe_url(contact.email, campaign_id),
+        # A Contact holds its address hash already; stand-ins (test sends) have it computed.
+        "unsubscribe_url": unsubscribe_url(contact.email, campaign_id, hashed=getattr(contact, "email_hash", None)),
     }
 
 
@@ -42,6 +43,7 @@ class Personaliser:
         self.campaign_id = campaign_id
         self.from_email = frozen.from_email
         self.reply_to = [frozen.reply_to] if frozen.reply_to else []
+        self.list_id = frozen.list_id
         self.subject = MergeTemplate(frozen.subject)
         self.html = MergeTemplate(frozen.html)
         self.text = MergeTemplate(frozen.text)
@@ -50,7 +52,7 @@ class Personaliser:
         """`contact` needs email, first_name and last_name (a Contact or any stand-in)."""
         values = merge_values(contact, self.campaign_id)
         url = values["unsubscribe_url"]
-        headers = dict(extra_headers or {})
+        headers = {"List-Id": self.list_id, **(extra_headers or {})}
         metadata = {}
         if self.campaign_id:
             headers["X-Mailroom-Campaign"] = metadata["campaign"] = str(self.campaign_id)

@@ -12,8 +12,21 @@ from suppression import policy
 from suppression.models import Stream
 
 
-def freeze(campaign):
-    frozen = freeze_page(campaign.page.specific, utm=campaign.utm(), web_url=web_version_url(campaign))
+class NotPublished(Exception):
+    """The campaign's email page has no published version to send."""
+
+
+def render(campaign):
+    """The campaign's email as it will be sent: the page's published version, rendered once.
+    Raises NotPublished if the page is not live (the checklist refuses such a campaign)."""
+    page = campaign.page.specific.published_version()
+    if page is None:
+        raise NotPublished(f"The email page “{campaign.page.title}” is not published.")
+    return freeze_page(page, utm=campaign.utm(), web_url=web_version_url(campaign))
+
+
+def freeze(campaign, frozen):
+    """Store `frozen` (from render()) on the campaign: later page edits change nothing."""
     campaign.frozen_subject = frozen.subject
     campaign.frozen_html = frozen.html
     campaign.frozen_text = frozen.text

@@ -6,6 +6,9 @@ from wagtail.admin.panels import FieldPanel, MultiFieldPanel
 from wagtail.contrib.settings.models import BaseSiteSetting, register_setting
 
 HEX_COLOUR = RegexValidator(r"^#[0-9a-fA-F]{6}$", "Use a hex colour like #1d4ed8.")
+# For text that becomes a mail header (sender name, subject): the gateway refuses a message
+# whose header holds a line break, so it is refused here, where the editor can fix it.
+ONE_LINE = RegexValidator(r"[\r\n]", "One line only: this text goes into a mail header.", inverse_match=True)
 
 
 @register_setting(icon="mail")
@@ -14,7 +17,7 @@ class SenderSettings(BaseSiteSetting):
 
     company_name = models.CharField(max_length=255, default="Mailroom Demo Ltd")
     postal_address = models.TextField(blank=True, help_text="Required before any promotional send (CAN-SPAM).")
-    from_name = models.CharField(max_length=255, default="Mailroom Demo")
+    from_name = models.CharField(max_length=255, default="Mailroom Demo", validators=[ONE_LINE])
     from_email = models.EmailField(default="offers@example.com")
     reply_to = models.EmailField(blank=True)
     brand_colour = models.CharField(

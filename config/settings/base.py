@@ -33,8 +33,14 @@ def env_json(name, default):
 
 
 SECRET_KEY = env("SECRET_KEY", "")
+# Earlier keys, still accepted for signatures: rotating SECRET_KEY must not break the
+# unsubscribe links of emails already sent.
+SECRET_KEY_FALLBACKS = env_list("SECRET_KEY_FALLBACKS")
 DEBUG = env_bool("DEBUG", False)
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
+# How many reverse proxies stand in front of the app (each appends to X-Forwarded-For);
+# only then are X-Forwarded-Proto and X-Forwarded-For believed. 0: clients connect directly.
+MAILROOM_BEHIND_PROXY = int(env("MAILROOM_BEHIND_PROXY", "0"))
 
 # Absolute base for links in emails and for unsubscribe URLs (no request exists in a worker).
 MAILROOM_BASE_URL = env("MAILROOM_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
@@ -44,6 +50,7 @@ INSTALLED_APPS = [
     "campaigns",
     "suppression",
     "accountmail",
+    "signup",
     "wagtail.contrib.settings",
     "wagtail.contrib.forms",
     "wagtail.contrib.redirects",
@@ -108,6 +115,17 @@ DATABASES = {
         conn_max_age=int(env("DATABASE_CONN_MAX_AGE", "0")),
     )
 }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # The embedded default's web, worker and beat share one SQLite file. With SQLite's
+    # defaults a transaction that reads and then writes (starting a campaign) is refused
+    # at once with "database is locked" when another process is writing: upgrading its
+    # read lock could deadlock, so SQLite does not wait. BEGIN IMMEDIATE takes the write
+    # lock first and waits its turn; WAL lets readers and the writer work side by side.
+    DATABASES["default"]["OPTIONS"] = {
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 20,
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL",
+    }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -133,6 +151,9 @@ STORAGES = {
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 10_000
 
 WAGTAIL_SITE_NAME = "Mailroom"
+# No Gravatar: it sends a hash of every admin's address to a third party, and where the
+# admin cannot reach it (an offline demo) the avatar is a broken image. Wagtail's own is used.
+WAGTAIL_GRAVATAR_PROVIDER_URL = None
 WAGTAILADMIN_BASE_URL = MAILROOM_BASE_URL
 WAGTAILSEARCH_BACKENDS = {"default": {"BACKEND": "wagtail.search.backends.database"}}
 WAGTAILDOCS_EXTENSIONS = ["csv", "pdf", "txt", "xlsx"]
@@ -169,6 +190,15 @@ MAILERS = {
     "promotional": stream_mailer("promotional"),
 }
 ANYMAIL = env_json("ANYMAIL", {})
+# ESP webhooks (/webhooks/anymail/...). Off: their URLs answer 404 and no secret is needed.
+# On, they refuse every request unless ANYMAIL["WEBHOOK_SECRET"] is set and the request has it.
+MAILROOM_WEBHOOKS_ENABLED = env_bool("MAILROOM_WEBHOOKS_ENABLED", True)
+
+# --- Public pages (unsubscribe, preferences, web version): requests per second per client
+# IP address (IPv6: per /64) after a burst; 0 turns the limit off. Generous on purpose:
+# mailbox providers send RFC 8058 one-click POSTs for many recipients from few addresses.
+MAILROOM_PUBLIC_RATE = float(env("MAILROOM_PUBLIC_RATE", "5"))
+MAILROOM_PUBLIC_BURST = int(env("MAILROOM_PUBLIC_BURST", "300"))
 
 # --- Celery: one queue per stream so a big campaign never delays account mail ---
 REDIS_URL = env("REDIS_URL", "")
@@ -208,6 +238,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "accountmail.tasks.requeue_unsent",
         "schedule": MAILROOM_SCHEDULER_INTERVAL,
     },
+    "delete-expired-import-files": {
+        "task": "campaigns.tasks.delete_expired_import_files",
+        "schedule": 3600.0,
+    },
+    # Signups nobody confirmed within 7 days are deleted (signup.double_opt_in).
+    "delete-expired-signups": {"task": "signup.tasks.delete_expired_signups", "schedule": 3600.0},
 }
 
 # --- Sending ---
@@ -246,3 +282,19 @@ MAILROOM_MAX_ATTEMPTS = int(env("MAILROOM_MAX_ATTEMPTS", "5"))
 # Auto-pause when more than this share of at least MAILROOM_PAUSE_MIN_SAMPLE sends failed.
 MAILROOM_PAUSE_FAILURE_RATE = float(env("MAILROOM_PAUSE_FAILURE_RATE", "0.2"))
 MAILROOM_PAUSE_MIN_SAMPLE = int(env("MAILROOM_PAUSE_MIN_SAMPLE", "100"))
+
+# --- Staff: test sends (README: Roles) ---
+# Test emails go only to staff users' addresses and these: addresses, or "@domain" for a domain.
+MAILROOM_TEST_RECIPIENTS = env_list("MAILROOM_TEST_RECIPIENTS")
+MAILROOM_TEST_SENDS_PER_HOUR = int(env("MAILROOM_TEST_SENDS_PER_HOUR", "20"))
+
+# --- Uploads: kept where no URL serves them; Admins download them through admin views ---
+PRIVATE_DIR = Path(env("MAILROOM_PRIVATE_DIR", VAR_DIR / "private"))
+STORAGES["private"] = {
+    "BACKEND": "config.private_storage.PrivateStorage",
+    "OPTIONS": {"location": str(PRIVATE_DIR)},
+}
+# The largest upload; an XLSX counts at its unpacked size.
+MAILROOM_IMPORT_MAX_BYTES = int(env("MAILROOM_IMPORT_MAX_BYTES", str(200 * 1024 * 1024)))
+# Excel's own limit; an XLSX with more rows is refused before its rows are read.
+MAILROOM_IMPORT_XLSX_MAX_ROWS = int(env("MAILROOM_IMPORT_XLSX_MAX_ROWS", "1048576"))

@@ -27,10 +27,12 @@ def part(message, content_type):
     return next(p for p in message.walk() if p.get_content_type() == content_type).get_content()
 
 
-def test_test_send_goes_through_the_gateway_marked_as_a_test(sender_settings, smtp_mailers):
+def test_test_send_goes_through_the_gateway_marked_as_a_test(sender_settings, smtp_mailers, settings):
+    settings.MAILROOM_TEST_RECIPIENTS = ["@example.com"]
     Contact.objects.create(email="ada@example.com", first_name="Ada", last_name="Lovelace")
     policy.record_opt_out("gone@example.com", Channel.EMAIL_MARKETING, Source.LINK)
-    results = send_test(make_page(), ["ada@example.com", "new@example.com", "gone@example.com"])
+    user = get_user_model().objects.create_user("mia", "mia@example.com", "pw")
+    results = send_test(make_page(), ["ada@example.com", "new@example.com", "gone@example.com"], user=user)
     assert results == {
         "ada@example.com": "sent",
         "new@example.com": "sent",
@@ -39,8 +41,8 @@ def test_test_send_goes_through_the_gateway_marked_as_a_test(sender_settings, sm
     received = {rcpts[0]: parse(raw) for _, rcpts, raw in smtp_mailers.wait_for(2)}
     assert set(received) == {"ada@example.com", "new@example.com"}
     ada, stranger = received["ada@example.com"], received["new@example.com"]
-    assert ada["X-Mailroom-Test"] == "1" and ada["Subject"] == "[Test] Ada, new offers"
-    assert stranger["Subject"] == "[Test] Alex, new offers"  # sample data for unknown addresses
+    assert ada["X-Mailroom-Test"] == "1" and ada["Subject"] == "[Test] Alex, new offers"
+    assert stranger["Subject"] == "[Test] Alex, new offers"  # the sample contact's data, never a stored name
     assert ada["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     url = ada["List-Unsubscribe"].strip()[1:-1]
     assert url in part(ada, "text/plain") and url in part(ada, "text/html")
@@ -51,6 +53,7 @@ def test_test_send_goes_through_the_gateway_marked_as_a_test(sender_settings, sm
 
 def test_marketer_sends_a_test_from_the_admin(client, sender_settings, smtp_mailers, tmp_path, settings):
     settings.VAR_DIR = tmp_path
+    settings.MAILROOM_TEST_RECIPIENTS = ["boss@example.com"]
     call_command("seed_demo", password="demo-password-1", stdout=io.StringIO())
     from django.contrib.auth.models import Group
 

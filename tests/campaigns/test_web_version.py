@@ -24,7 +24,7 @@ def test_web_version_shows_the_email_with_fallbacks(sender_settings):
 def test_web_version_shows_what_was_frozen_not_later_edits(sender_settings):
     page = make_page()
     campaign = make_campaign(page, make_audience("People", [("ada@example.com", "Ada")]))
-    snapshot.freeze(campaign)
+    snapshot.freeze(campaign, snapshot.render(campaign))
     page.body = [("heading", "Edited after sending")]
     page.save()
     content = Client().get(web_version_url(campaign).removeprefix("https://mailroom.test")).content.decode()

@@ -41,3 +41,27 @@ def test_marketer_content_is_not_a_django_template(sender_settings):
     assert "{{ settings.SECRET_KEY }}" in frozen.html
     assert re.search(r"\{% now 'Y' %\}|\{% now &#x27;Y&#x27; %\}|\{% now &#39;Y&#39; %\}", frozen.html)
     assert unknown_fields(frozen.html) == ["shoe_size"]
+
+
+def test_plain_text_keeps_each_block_and_each_course_session_apart(sender_settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from tests.factories import make_course
+
+    soon = timezone.now() + timedelta(days=10)
+    course = make_course(sessions=[(soon, "online", "", 8), (soon + timedelta(days=30), "classroom", "Berlin", None)])
+    page = make_page(
+        body=[
+            ("course_offer", {"course": course, "sessions_shown": 3}),
+            ("button", {"label": "See all offers", "url": "https://example.com/offers"}),
+        ]
+    )
+    text = freeze(page).text
+    last_session, next_link = text.split("Classroom, Berlin")[1], "[See all offers]"
+    # The last session's registration link and the next block are separate paragraphs.
+    later = course.sessions.get(location="Berlin").registration_url
+    assert f"({later})\n\n{next_link}" in last_session
+    assert "8 seats left\n\n[Register" in text  # each session's link on its own line
+    assert not re.search(r"[ \t]\n", text) and "\n\n\n" not in text  # no trailing spaces, no runs of blank lines

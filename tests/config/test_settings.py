@@ -35,6 +35,7 @@ def test_production_passes_check_deploy_with_https_settings(tmp_path):
         SECRET_KEY="x" * 64 + "-a-long-random-production-secret",
         ALLOWED_HOSTS="mail.example.com",
         MAILROOM_BASE_URL="https://mail.example.com",
+        ANYMAIL='{"WEBHOOK_SECRET": "hook:a-long-random-webhook-password"}',
         MAILROOM_VAR_DIR=str(tmp_path),
     )
     assert result.returncode == 0, result.stderr + result.stdout

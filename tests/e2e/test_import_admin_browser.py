@@ -10,6 +10,7 @@ import csv
 import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, Permission
+from playwright.sync_api import expect
 
 from campaigns.management.commands.seed_demo import GROUP_PERMISSIONS
 from campaigns.models import Audience, Contact
@@ -55,7 +56,14 @@ def test_admin_imports_with_mapping_and_progress(start_worker, live_server, page
     page.click("button[type=submit]")
     page.goto(f"{live_server.url}/admin/imports/new/")
     page.set_input_files("input[name=file]", str(path))
-    page.fill("input[name=audience_name]", "Old tool customers")
+    assert page.is_hidden("select[name=channel]")  # a suppression list's field only
+    page.check("input[name=kind][value=suppressions]")  # Wagtail's w-rules shows each kind's fields
+    expect(page.locator("select[name=channel]")).to_be_visible()
+    expect(page.locator("select[name=audience]")).to_be_hidden()
+    page.check("input[name=kind][value=contacts]")
+    expect(page.locator("select[name=channel]")).to_be_hidden()
+    assert page.input_value("select[name=audience]") == "new"  # no audience yet: a new one, named here
+    page.fill("input[name=new_audience]", "Old tool customers")
     page.click("text=Upload and map columns")
 
     # Mapping step: common headers matched automatically; "Plan" kept as a custom attribute.

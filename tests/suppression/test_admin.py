@@ -62,7 +62,7 @@ def test_listing_searches_filters_and_finds_erased_people_by_hash(staff):
     policy.record_opt_out("ada@example.com", Channel.EMAIL_MARKETING, Source.LINK)
     policy.record_opt_out("bob@example.com", Channel.UNDELIVERABLE, Source.BOUNCE)
     policy.erase("erased@example.com", actor="admins")
-    client = staff["Marketers"]
+    client = staff["Admins"]  # search is by address: Admins only (tests/security)
     assert client.get("/admin/suppression/?q=ada@").context["object_list"].count() == 1
     filtered = client.get("/admin/suppression/?channel=undeliverable").context["object_list"]
     assert [row.address for row in filtered] == ["bob@example.com"]

@@ -32,6 +32,7 @@ def test_unsubscribe_undo_and_preferences_on_a_phone(live_server, phone):
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")  # no sideways scrolling
     assert button.bounding_box()["height"] >= 44  # a comfortable touch target
     assert "account-service mail" in page.inner_text("main")
+    assert "a•••@example.com" in page.inner_text("main") and "ada@" not in page.content()  # masked
     assert page.get_by_label("Email offers").is_checked()
     assert not Suppression.objects.exists() and not ConsentEvent.objects.exists()  # GET changed nothing
 

@@ -6,6 +6,7 @@ from urllib.parse import urlparse
 import pytest
 from django.test import Client
 
+from suppression.addresses import address_hash
 from suppression.models import Channel, ConsentEvent, Source, Suppression
 from suppression.tokens import unsubscribe_url
 
@@ -34,11 +35,12 @@ def test_one_click_post_without_cookie_or_csrf_unsubscribes_with_200():
     assert response.status_code == 200
     assert not response.cookies
     suppression = Suppression.objects.get()
-    assert (suppression.address, suppression.channel, suppression.source) == (
-        "ada@example.com",
+    assert (suppression.address_hash, suppression.channel, suppression.source) == (
+        address_hash("ada@example.com"),
         Channel.EMAIL_MARKETING,
         Source.ONE_CLICK,
     )
+    assert suppression.address == ""  # the link carries only the hash, and the ledger needs no more
     assert ConsentEvent.objects.get().campaign_id == 7
 
 
@@ -170,3 +172,23 @@ def test_other_campaign_token_is_refused_without_side_effects():
         assert preferences(client, path, email_marketing=False).status_code == 400
         assert client.post(path + "undo/").status_code == 400
     assert not Suppression.objects.exists() and not ConsentEvent.objects.exists()
+
+
+def test_a_second_visit_after_unsubscribing_shows_the_current_choices_not_the_question():
+    client = Client()
+    path = path_for()
+    client.post(path)
+    html = client.get(path).content.decode()
+    assert "You are unsubscribed from email offers" in html and "Unsubscribe from offers?" not in html
+    assert 'id="unsubscribe"' not in html
+    assert 'name="email_marketing" value="yes">' in html  # the preference centre, offers unticked
+    assert 'name="postal_marketing" value="yes" checked' in html
+
+
+def test_after_undo_the_page_says_subscribed():
+    client = Client()
+    path = path_for()
+    client.post(path)
+    undone = client.post(path + "undo/", follow=True).content.decode()
+    assert "You are subscribed to email offers" in undone and "You are unsubscribed" not in undone
+    assert 'name="email_marketing" value="yes" checked' in undone

@@ -32,10 +32,17 @@ CATALOGUE_PERMISSIONS = [
 SEGMENT_PERMISSIONS = ["view_segment", "add_segment", "change_segment"]
 # Everyone may record an opt-out; only Admins export the list, lift one or handle a person's data.
 SUPPRESSION_PERMISSIONS = ["view_suppression", "add_suppression"]
-# Marketers pick audiences and segments and see counts; only Admins import, export or
-# see contacts' personal data.
+# Marketers pick audiences and segments, send tests and see counts and masked addresses;
+# only Admins import, export or see personal data (README: Roles).
 GROUP_PERMISSIONS = {
-    "Marketers": ["access_admin", "add_campaign", "change_campaign", "view_campaign", "view_audience"]
+    "Marketers": [
+        "access_admin",
+        "add_campaign",
+        "change_campaign",
+        "view_campaign",
+        "send_test_email",
+        "view_audience",
+    ]
     + CATALOGUE_PERMISSIONS
     + SEGMENT_PERMISSIONS
     + SUPPRESSION_PERMISSIONS,
@@ -45,6 +52,7 @@ GROUP_PERMISSIONS = {
         "change_campaign",
         "delete_campaign",
         "view_campaign",
+        "send_test_email",
         "add_audience",
         "change_audience",
         "delete_audience",
@@ -63,6 +71,7 @@ GROUP_PERMISSIONS = {
         "delete_suppression",
         "export_suppression",
         "manage_personal_data",
+        "view_personal_data",
     ]
     + CATALOGUE_PERMISSIONS
     + SEGMENT_PERMISSIONS
@@ -200,6 +209,10 @@ class Command(BaseCommand):
         page = EmailPage.objects.filter(slug="winter-offers").first()
         if page:
             return page
+        home = Page.get_first_root_node().get_children().first()
+        if home.title.startswith("Welcome to your new Wagtail site"):  # Wagtail's placeholder
+            home.title = home.draft_title = "Emails"
+            home.save()
         page = EmailPage(
             title="Winter offers",
             slug="winter-offers",
@@ -236,7 +249,7 @@ class Command(BaseCommand):
                 ("button", {"label": "See all offers", "url": "https://example.com/offers"}),
             ],
         )
-        Page.get_first_root_node().get_children().first().add_child(instance=page)
+        home.add_child(instance=page)
         page.save_revision().publish()
         return page
 

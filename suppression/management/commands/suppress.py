@@ -1,9 +1,10 @@
 """`suppress EMAIL --channel CHANNEL --source SOURCE [--note TEXT]`: record an opt-out or
 a suppression from the command line (e.g. a letter, or a list from an old system)."""
 
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
 from suppression import policy
+from suppression.addresses import InvalidAddress, check_address
 from suppression.models import Channel, Source
 
 
@@ -18,5 +19,9 @@ class Command(BaseCommand):
         parser.add_argument("--actor", default="command line")
 
     def handle(self, *args, email, channel, source, note, actor, **options):
+        try:
+            email = check_address(email)
+        except InvalidAddress as error:
+            raise CommandError(f"{email!r} is not an email address: {error}") from error
         created = policy.record_opt_out(email, channel, source, actor=actor, note=note)
         self.stdout.write(f"{email}: {channel} {'closed now' if created else 'was already closed'}.")

@@ -37,6 +37,13 @@ def marketer(client):
 
 
 @pytest.fixture
+def admin(client):
+    user = make_user("ada", "Admins")
+    client.force_login(user)
+    return user
+
+
+@pytest.fixture
 def campaign(sender_settings):
     return seeded_campaign()
 
@@ -114,7 +121,7 @@ def test_empty_states(client, marketer, sender_settings):
     assert "Nothing has been sent yet." in page
 
 
-def test_delivery_log_search_and_filters(client, marketer, campaign):
+def test_delivery_log_search_and_filters(client, admin, campaign):
     response = client.get(url("deliveries", campaign))
     assert response.status_code == 200
     assert len(response.context["object_list"]) == 10

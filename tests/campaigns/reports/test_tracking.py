@@ -12,7 +12,7 @@ from campaigns.reports import stats
 from tests.campaigns.report_data import PEOPLE, start
 from tests.factories import make_audience, make_campaign, make_page
 
-pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.campaigns.reports.webhook_urls")]
+pytestmark = pytest.mark.django_db
 
 AUTH = "Basic " + base64.b64encode(b"hook:secret").decode()
 
@@ -40,7 +40,7 @@ def metadata(delivery):
 
 def postmark(client, payload):
     return client.post(
-        "/anymail/postmark/tracking/",
+        "/webhooks/anymail/postmark/tracking/",
         data=json.dumps(payload),
         content_type="application/json",
         HTTP_AUTHORIZATION=AUTH,

@@ -1,8 +1,8 @@
 """ESP tracking events → the suppression ledger, through anymail's `tracking` signal.
 
-anymail's own webhook views (under /webhooks/anymail/) check the webhook secret (HTTP
-basic auth) and, where the ESP signs (Mailgun), the signature, then emit normalised
-events; this receiver maps them to the ledger:
+anymail's webhook views, as served by endpoints.py (under /webhooks/anymail/), check the
+webhook secret (HTTP basic auth) and, where the ESP signs (Mailgun), the signature, then
+emit normalised events; this receiver maps them to the ledger:
 
 | event                                   | ledger                                  |
 | --------------------------------------- | --------------------------------------- |
@@ -27,9 +27,9 @@ from django.db import IntegrityError, transaction
 from django.dispatch import receiver
 from django.utils import timezone
 
-from . import policy
-from .addresses import address_hash
-from .models import Channel, EspEvent, Source
+from .. import policy
+from ..addresses import address_hash
+from ..models import Channel, EspEvent, Source
 
 logger = logging.getLogger(__name__)
 

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('campaigns', '0010_delivery_without_database_foreign_keys'),
+        ('campaigns', '0015_forget_uploads_kept_in_media'),
     ]
 
     operations = [
