@@ -1,7 +1,7 @@
 """send_account_mail(to, template, context): account-service mail written from a template
 (order confirmation, course registration), queued through accountmail.tasks on the
 `account` queue. Context values must be JSON-serialisable only for the template's sake;
-what travels through the broker is the rendered subject and parts.
+what is kept for the worker is the rendered subject and parts.
 """
 
 from django.template.loader import render_to_string
@@ -23,4 +23,4 @@ def render(template, context):
 
 def send_account_mail(to, template, context):
     """Render now (a bad template fails here, not in the worker) and queue on the account queue."""
-    return send_account_email.delay([to], *render(template, context))
+    return send_account_email([to], *render(template, context))

@@ -1,5 +1,6 @@
 """Run every benchmark module; each prints its own JSON lines via bench.report.emit.
 
+`python -m bench [MODULE | MODULE:FUNCTION …]` runs only those, e.g. `sending:crash`.
 Needs DATABASE_URL and REDIS_URL (real PostgreSQL and Redis); refuses to run without.
 """
 
@@ -23,10 +24,14 @@ def main():
     from bench import database
 
     database.prepare()
-    only = sys.argv[1:]
+    only = [name.partition(":") for name in sys.argv[1:]]
     for name in MODULES:
-        if not only or name.rsplit(".", 1)[-1] in only:
+        short = name.rsplit(".", 1)[-1]
+        if not only:
             importlib.import_module(name).run()
+        for module, _, function in only:
+            if module == short:
+                getattr(importlib.import_module(name), function or "run")()
 
 
 if __name__ == "__main__":

@@ -5,6 +5,12 @@ loopback) and send_smtp (→ aiosmtpd on loopback), each against a baseline: the
 messages built and handed to the same sink in this one process, with no database or
 broker. worker_peak_rss_mb at 10,000 and 100,000 recipients; snapshot_1m_s against a
 plain INSERT … SELECT of the same rows.
+
+crash_recovery_s and crash_duplicates (`make bench ONLY=sending:crash` alone): the only
+promotional worker is killed with SIGKILL mid-campaign and a replacement started at once,
+with beat and the default lease, on the SMTP and the Postmark batch path; each line gives
+the worst path. Their baselines are the bounds the settings promise, not measurements:
+a lease plus a beat interval, and one chunk.
 """
 
 import io
@@ -20,7 +26,7 @@ from django.db import connection, transaction
 
 from bench.database import seed_audience
 from bench.report import emit
-from tests.services import SmtpSink, Worker, smtp_mailer_env
+from tests.services import Beat, Inbox, SmtpServer, SmtpSink, Worker, forget_queued_tasks, smtp_mailer_env
 from tests.standins.postmark import StandInPostmark
 
 RECIPIENTS = int(os.environ.get("BENCH_RECIPIENTS", "100000"))
@@ -110,15 +116,18 @@ def contacts(count):
     ]
 
 
-def baseline(backend, deliveries, chunk_size):
-    """Build with the engine's own builder and hand straight to the real backend."""
+def baseline(backend, deliveries):
+    """Build with the engine's own builder and hand straight to the real backend, in the
+    chunks the pipeline would use."""
     from campaigns.sending.builders import builder_for
+    from campaigns.sending.pipeline import chunk_size
 
     builder = builder_for(frozen_campaign(), backend)
+    size = chunk_size(builder)
     started = time.perf_counter()
     with backend:
-        for start in range(0, len(deliveries), chunk_size):
-            chunk = deliveries[start : start + chunk_size]
+        for start in range(0, len(deliveries), size):
+            chunk = deliveries[start : start + size]
             if hasattr(builder, "alias"):
                 backend.send_messages([builder.build(chunk)])
             else:
@@ -141,11 +150,7 @@ def bench_esp(postmark, audience, batch):
     }
     rate, rss = run_campaign(audience, env)
     with override_settings(MAILROOM_ESP_BATCH=batch):
-        base = baseline(
-            EmailBackend(alias="bench", **options),
-            contacts(RECIPIENTS if batch else BASELINE_SAMPLE),
-            500 if batch else 50,
-        )
+        base = baseline(EmailBackend(alias="bench", **options), contacts(RECIPIENTS if batch else BASELINE_SAMPLE))
     return rate, base, rss
 
 
@@ -177,12 +182,13 @@ def run():
     sink = SmtpSink().start()
     try:
         rate, _ = run_campaign(big, smtp_mailer_env(sink.port))
-        base = baseline(SmtpBackend(alias="bench", host="127.0.0.1", port=sink.port), contacts(BASELINE_SAMPLE), 50)
+        base = baseline(SmtpBackend(alias="bench", host="127.0.0.1", port=sink.port), contacts(BASELINE_SAMPLE))
         emit("send_smtp", rate, "messages/s", base, recipients=RECIPIENTS, goal=500)
     finally:
         sink.stop()
 
     bench_snapshot()
+    crash()
 
 
 def bench_snapshot():
@@ -208,3 +214,90 @@ def bench_snapshot():
         snapshot.snapshot(campaign)
     seconds = time.perf_counter() - started
     emit("snapshot_1m_s", seconds, "s", base, recipients=1_000_000, goal="under 20")
+
+
+def wait_until(condition, timeout, what, tick=0.05):
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(tick)
+
+
+def kill_mid_campaign(audience, total, env, received, logs):
+    """Send a campaign with one promotional worker (one process) and beat; SIGKILL the worker
+    a quarter of the way in and start a replacement at once. Returns seconds from the kill
+    until deliveries move again, seconds until every row the dead worker held is sent, and
+    how many recipients were sent twice."""
+    from campaigns.models import Campaign, Delivery
+    from campaigns.sending import lifecycle
+
+    campaign = make_campaign(audience)
+    lifecycle.schedule(campaign)
+    env = os.environ | env | {"DJANGO_SETTINGS_MODULE": "config.settings.test", "PYTHONUNBUFFERED": "1"}
+    processes = [Beat(env, logs / "beat.log", logs / "celerybeat-schedule")]
+    try:
+        processes.append(Worker(env, "promotional", logs / "worker0.log", concurrency=1))
+        # Polled tightly, so the kill lands just after the sink took a message: mid-chunk, or
+        # before its outcomes are written (the worst moment).
+        wait_until(lambda: len(received()) >= total // 4, CAMPAIGN_TIMEOUT, "a quarter of the campaign", tick=0.002)
+        processes[-1].kill()
+        killed_at = time.monotonic()
+        held = Delivery.objects.filter(campaign=campaign, status=Delivery.Status.CLAIMED)
+        held = Delivery.objects.filter(pk__in=list(held.values_list("pk", flat=True)), status=Delivery.Status.CLAIMED)
+        processes.append(Worker(env, "promotional", logs / "worker1.log", concurrency=1, wait=False))
+        time.sleep(0.5)  # what was on the wire has landed
+        before = len(received())
+        wait_until(lambda: len(received()) > before, 300, "deliveries to move again")
+        moving = time.monotonic() - killed_at
+        wait_until(lambda: not held.exists(), 300, "the dead worker's rows to be sent")
+        recovered = time.monotonic() - killed_at
+        wait_until(
+            lambda: Campaign.objects.filter(pk=campaign.pk, status=Campaign.Status.SENT).exists(),
+            CAMPAIGN_TIMEOUT,
+            "the campaign to be sent",
+        )
+    finally:
+        for process in processes:
+            process.stop()
+    addresses = received()
+    return moving, recovered, len(addresses) - len(set(addresses))
+
+
+def crash():
+    from django.conf import settings
+
+    ensure_sender()
+    recipients = int(os.environ.get("BENCH_CRASH_RECIPIENTS", "5000"))
+    results = {}
+    forget_queued_tasks(settings.REDIS_URL)
+    sink = SmtpServer(Inbox(keep_content=False)).start()
+    try:
+        logs = Path(tempfile.mkdtemp(prefix="mailroom-bench-crash-smtp-"))
+        audience = seed_audience("crash-smtp", recipients)
+        results["smtp"] = kill_mid_campaign(
+            audience, recipients, smtp_mailer_env(sink.port), sink.inbox.recipients, logs
+        )
+    finally:
+        sink.stop()
+    postmark = StandInPostmark(record=False, latency=0.05).start()  # a real ESP's round trip
+    try:
+        logs = Path(tempfile.mkdtemp(prefix="mailroom-bench-crash-esp-"))
+        options = {"api_url": postmark.api_url, "server_token": "bench"}
+        env = {"MAILROOM_PROMOTIONAL_BACKEND": POSTMARK, "MAILROOM_PROMOTIONAL_OPTIONS": json.dumps(options)}
+        audience = seed_audience("crash-esp", recipients)
+        results["esp_batch"] = kill_mid_campaign(audience, recipients, env, postmark.recipients, logs)
+    finally:
+        postmark.stop()
+    forget_queued_tasks(settings.REDIS_URL)  # and the killed workers' tasks Redis would hand out again
+    lease, interval = settings.MAILROOM_CLAIM_LEASE_SECONDS, settings.MAILROOM_SCHEDULER_INTERVAL
+    chunk = settings.MAILROOM_CHUNK_SIZE
+    # Kill → every row the dead worker held sent again; moving_again_s: → the first delivery
+    # after the kill (the campaign's other chain, queued, goes on in the replacement).
+    path = max(results, key=lambda name: results[name][1])
+    per_path = {f"{name}_s": round(result[1], 1) for name, result in results.items()}
+    per_path |= {f"{name}_moving_again_s": round(result[0], 1) for name, result in results.items()}
+    emit("crash_recovery_s", results[path][1], "s", lease + interval, path=path, **per_path, goal=60, lease_s=lease)
+    path = max(results, key=lambda name: results[name][2])
+    per_path = {name: result[2] for name, result in results.items()}
+    emit("crash_duplicates", results[path][2], "recipients", chunk, path=path, **per_path, goal=f"<= {chunk}")

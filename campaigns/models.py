@@ -102,7 +102,6 @@ class Campaign(models.Model):
     sent_count = models.PositiveIntegerField(default=0, editable=False)
     failed_count = models.PositiveIntegerField(default=0, editable=False)
     suppressed_count = models.PositiveIntegerField(default=0, editable=False)
-    last_activity_at = models.DateTimeField(null=True, blank=True, editable=False)
     # Frozen when sending starts (DESIGN invariant 5): later page edits change nothing.
     frozen_subject = models.CharField(max_length=255, blank=True, editable=False)
     frozen_html = models.TextField(blank=True, editable=False)
@@ -188,6 +187,26 @@ class Delivery(models.Model):
                 name="delivery_sent_at_idx",
             ),
         ]
+
+
+class SendChain(models.Model):
+    """One chain of batch tasks working a sending campaign, and its lease (campaigns.sending.chains).
+
+    The task that holds the chain renews `lease_until` while it works; a chain waiting out a
+    backend outage sets it to when it should try again. Once it has passed, beat queues the
+    chain's next task. Every task carries the `run` it was queued with, and only the first
+    to start with the current run goes on, so a chain queued twice still sends once.
+    """
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="chains")
+    slot = models.PositiveSmallIntegerField()
+    run = models.PositiveIntegerField(default=0)
+    lease_until = models.DateTimeField()
+    # Back-offs in a row (a backend outage): the next wait doubles, up to a lease.
+    backoffs = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["campaign", "slot"], name="one_chain_per_slot")]
 
 
 class DeliveryEvent(models.Model):

@@ -1,6 +1,7 @@
 """A person's data: export everything held about one address as JSON, or erase it.
 
-Erasure deletes the contact (and with it memberships and deliveries) and asks the
+Erasure deletes the contact (and with it memberships and deliveries, taken out of their
+campaigns' counters so the progress bar and the report still agree) and asks the
 suppression ledger to keep only a keyed hash, closed in every personal channel, so the
 person is never mailed again, not even after a re-import (DESIGN invariant 7). It also
 takes the address out of Wagtail's log entries (the admin's history of a contact is
@@ -20,6 +21,7 @@ from suppression.addresses import address_hash, normalise_address
 
 from .audiences.import_jobs import forget_uploads_of
 from .models import Contact, Delivery, Membership
+from .sending.outcomes import uncount
 
 ERASED = "(erased)"
 
@@ -78,14 +80,19 @@ def export_person(email):
 def erase_person(email, *, actor):
     """Delete the person's contact data; keep them suppressed by hash. Returns what was deleted."""
     contacts = _contacts(email)
+    # Locked, so a worker cannot write an outcome (and count it) between this read and the delete.
+    deliveries = list(
+        Delivery.objects.select_for_update().filter(contact__in=contacts).values_list("campaign_id", "status")
+    )
     counts = {
         "contacts": contacts.count(),
         "memberships": Membership.objects.filter(contact__in=contacts).count(),
-        "deliveries": Delivery.objects.filter(contact__in=contacts).count(),
+        "deliveries": len(deliveries),
     }
     contact_ids = [str(pk) for pk in contacts.values_list("pk", flat=True)]
     addresses = {normalise_address(email), *contacts.values_list("email", flat=True)}
     contacts.delete()
+    uncount(deliveries)
     policy.erase(email, actor=actor)
     scrub_log_entries(addresses, contact_ids)
     for address in addresses:

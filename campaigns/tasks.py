@@ -1,26 +1,31 @@
 """Celery tasks: thin wrappers over campaigns.sending and campaigns.audiences.import_jobs, on the promotional queue."""
 
-from celery import shared_task
-from django.conf import settings
+import logging
 
-from campaigns.sending import lifecycle, pipeline
+from celery import shared_task
+
+from campaigns.sending import chains, lifecycle, pipeline
+from campaigns.sending.delivery_errors import BackendUnavailable
 
 from .audiences import import_jobs
+
+logger = logging.getLogger(__name__)
 
 
 @shared_task
 def start_due_campaigns():
-    """Beat job: start every scheduled campaign whose time has come (no long ETAs), and
-    restart the batch chains of campaigns whose workers died."""
+    """Beat job: start every scheduled campaign whose time has come (no long ETAs), and queue
+    again every batch chain whose lease has passed (its worker died, Redis lost its next
+    task, or it waited out a backend outage), however busy the other chains are."""
     for campaign_id in lifecycle.due_campaign_ids():
         start_campaign.delay(campaign_id)
-    for campaign_id in lifecycle.stalled_campaign_ids():
-        queue_chains(campaign_id)
+    for campaign_id, slot, run in chains.due():
+        send_batch.delay(campaign_id, slot, run)
 
 
 def queue_chains(campaign_id):
-    for _ in range(settings.MAILROOM_SEND_CHAINS):
-        send_batch.delay(campaign_id)
+    for slot, run in chains.open_chains(campaign_id):
+        send_batch.delay(campaign_id, slot, run)
 
 
 @shared_task
@@ -35,13 +40,24 @@ def resume_campaign(campaign_id):
         queue_chains(campaign_id)
 
 
-# A batch that raises keeps its rows claimed until their lease runs out; retrying the task
-# keeps the chain alive for the rest of the campaign meanwhile.
-@shared_task(autoretry_for=(Exception,), retry_backoff=2, retry_backoff_max=60, max_retries=8)
-def send_batch(campaign_id):
-    """Send one batch, then queue the next: a chain per worker slot, never a task per recipient."""
-    if pipeline.send_next_batch(campaign_id):
-        send_batch.delay(campaign_id)
+# No retries here: a batch that raises leaves its chain's lease to run out, and beat
+# queues the chain again then (its rows' leases run out with it).
+@shared_task
+def send_batch(campaign_id, slot, run):
+    """Send one batch of a chain, then queue the chain's next: never a task per recipient."""
+    if not chains.take(campaign_id, slot, run):
+        return  # the chain was queued twice (beat, Redis handing a task out again): another took it
+    try:
+        handled = pipeline.send_next_batch(campaign_id, slot=slot)
+    except BackendUnavailable as outage:
+        wait = chains.back_off(campaign_id, slot, outage.retry_after)
+        logger.warning(
+            "Campaign %s chain %s: backend unavailable (%s); again in %s s.", campaign_id, slot, outage, wait
+        )
+        return
+    if handled:
+        chains.pass_on(campaign_id, slot)
+        send_batch.delay(campaign_id, slot, run + 1)
 
 
 @shared_task

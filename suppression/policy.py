@@ -12,7 +12,7 @@ import hashlib
 from datetime import timedelta
 
 from django.db import connection, transaction
-from django.db.models import Exists, Min, OuterRef, Q
+from django.db.models import Case, CharField, Exists, IntegerField, Min, OuterRef, Q, Value, When
 from django.utils import timezone
 
 from .addresses import address_hash, normalise_address
@@ -27,6 +27,8 @@ from .models import (
     Suppression,
 )
 
+# The channels that block each stream, most serious first: when several block an address,
+# the first of them names it, in Python (blocked_by_hash) and in SQL (blocking_channels).
 BLOCKING = {
     Stream.PROMOTIONAL: (Channel.UNDELIVERABLE, Channel.COMPLAINT, Channel.EMAIL_MARKETING),
     Stream.ACCOUNT: (Channel.UNDELIVERABLE,),
@@ -89,11 +91,18 @@ def _ledger_rows(hashes):
 
 def blocking_channels(stream):
     """Each blocked hash with the channel that blocks it (`address_hash`, `blocked_by`), as a
-    queryset to join against: for a million rows a hash join beats a subquery per row."""
+    queryset to join against: for a million rows a hash join beats a subquery per row. The
+    most serious channel wins, ranked by BLOCKING's order as blocked_by_hash ranks them."""
+    channels = BLOCKING[Stream(stream)]
+    rank = Case(
+        *[When(channel=channel, then=Value(n)) for n, channel in enumerate(channels)], output_field=IntegerField()
+    )
+    named = Case(*[When(rank=n, then=Value(channel)) for n, channel in enumerate(channels)], output_field=CharField())
     return (
-        Suppression.objects.filter(channel__in=BLOCKING[Stream(stream)])
+        Suppression.objects.filter(channel__in=channels)
         .values("address_hash")
-        .annotate(blocked_by=Min("channel"))
+        .annotate(rank=Min(rank))
+        .annotate(blocked_by=named)
         .order_by()
     )
 

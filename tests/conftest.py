@@ -4,16 +4,13 @@ Tests that need PostgreSQL or Redis skip with a reason when DATABASE_URL / REDIS
 are not set, and fail instead when MAILROOM_REQUIRE_SERVICES=1 (as CI sets it).
 """
 
-import logging
 import os
 
 import pytest
-from aiosmtpd.controller import Controller
 from django.db import connection
 
-from tests.services import Inbox, Worker, free_port, smtp_mailer_env
+from tests.services import SmtpServer, Worker, smtp_mailer_env
 
-logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd logs every SMTP command
 REQUIRE_SERVICES = os.environ.get("MAILROOM_REQUIRE_SERVICES") == "1"
 # Without the background-networking flags Chromium keeps calling hosts this machine cannot reach.
 CHROMIUM_ARGS = [
@@ -49,13 +46,11 @@ def redis_url():
 
 @pytest.fixture(scope="session")
 def smtp_server():
-    """A real SMTP server (aiosmtpd) on loopback."""
-    inbox = Inbox()
-    inbox.port = free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=inbox.port)
-    controller.start()
-    yield inbox
-    controller.stop()
+    """A real SMTP server (aiosmtpd) on loopback; yields its Inbox (with the port)."""
+    server = SmtpServer().start()
+    server.inbox.port = server.port
+    yield server.inbox
+    server.stop()
 
 
 @pytest.fixture

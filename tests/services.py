@@ -1,12 +1,15 @@
-"""Real services for tests and benchmarks: an SMTP server, Celery worker processes, and
-`make run`'s embedded default (web, worker and beat on SQLite) in a throwaway folder.
+"""Real services for tests and benchmarks: SMTP servers, Celery worker and beat processes,
+a Redis server of their own, and `make run`'s embedded default (web, worker and beat on
+SQLite) in a throwaway folder.
 
 Plain classes (no pytest), so `make bench` and scripts/screenshots.py use the same parts
 as the tests.
 """
 
 import asyncio
+import contextlib
 import json
+import logging
 import os
 import signal
 import socket
@@ -31,14 +34,21 @@ def free_port():
 class Inbox:
     """What the SMTP server received: a list of (envelope sender, recipients, bytes)."""
 
-    def __init__(self):
+    def __init__(self, keep_content=True):
         self.messages = []
+        self.keep_content = keep_content  # False: bytes are dropped (big campaigns)
         self.lock = threading.Lock()
         # address -> replies to give its next RCPT TO commands, e.g. ["451 4.3.0 Try later"]
         self.rcpt_replies = {}
         self.on_message = None  # called (in the server's thread) after each message
+        self.holding = set()  # addresses whose RCPT TO gets no answer until removed from here
+        self.held = threading.Event()  # set once a client waits on a held address
+        self.data_delay = 0  # seconds each DATA takes to answer: a slow server
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        while address in self.holding:
+            self.held.set()
+            await asyncio.sleep(0.05)
         with self.lock:
             replies = self.rcpt_replies.get(address)
             reply = replies.pop(0) if replies else None
@@ -48,8 +58,11 @@ class Inbox:
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
+        if self.data_delay:
+            await asyncio.sleep(self.data_delay)
+        content = envelope.original_content if self.keep_content else None
         with self.lock:
-            self.messages.append((envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content))
+            self.messages.append((envelope.mail_from, list(envelope.rcpt_tos), content))
         if self.on_message:
             await asyncio.to_thread(self._call_on_message)  # off the event loop: it may use the ORM
         return "250 OK"
@@ -76,6 +89,37 @@ class Inbox:
         return list(self.messages)
 
 
+def forget_queued_tasks(url):
+    """Empty the queues and Celery's unacknowledged tasks in Redis at `url`: a killed worker
+    leaves some that Redis would hand out again an hour later, to whatever runs then."""
+    import redis
+
+    redis.Redis.from_url(url).delete("promotional", "account", "unacked", "unacked_index")
+
+
+class SmtpServer:
+    """aiosmtpd on loopback in this process, recording into an Inbox. stop() then start()
+    again on the same port: it refuses connections in between, as a server that is down."""
+
+    def __init__(self, inbox=None, port=None):
+        self.inbox = inbox or Inbox()
+        self.port = port or free_port()
+        self.controller = None
+
+    def start(self):
+        from aiosmtpd.controller import Controller
+
+        logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd logs every SMTP command
+        self.controller = Controller(self.inbox, hostname="127.0.0.1", port=self.port)
+        self.controller.start()
+        return self
+
+    def stop(self):
+        if self.controller:
+            self.controller.stop()
+            self.controller = None
+
+
 def smtp_mailer_env(port):
     backend = "django.core.mail.backends.smtp.EmailBackend"
     options = json.dumps({"host": "127.0.0.1", "port": port, "timeout": 10})
@@ -87,58 +131,42 @@ def smtp_mailer_env(port):
     }
 
 
-class Worker:
-    """A real `celery worker` process (own session, so kill() takes its pool down too)."""
+class CeleryProcess:
+    """A real `celery` process in its own session, so kill() takes its children down too."""
 
-    def __init__(self, env, queues, log_path, concurrency=2):
+    READY = b""  # what its log says once it is up
+
+    def __init__(self, env, arguments, log_path, wait=True):
         self.log_path = log_path
         self.log = open(log_path, "wb")  # noqa: SIM115 (open while the process runs; closed by stop())
         self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "config",
-                "worker",
-                "-P",
-                "prefork",
-                "-c",
-                str(concurrency),
-                "-Q",
-                queues,
-                "-n",
-                f"{queues}-{log_path.stem}@%h",
-                "--without-heartbeat",
-                "--without-gossip",
-                "--without-mingle",
-                "-l",
-                "INFO",
-            ],
+            [sys.executable, "-m", "celery", "-A", "config", *arguments, "-l", "INFO"],
             cwd=ROOT,
             env=env,
             stdout=self.log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-        self._wait_ready()
+        if wait:
+            self.wait_ready()
 
-    def _wait_ready(self, timeout=90):
+    def wait_ready(self, timeout=90):
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if b" ready." in Path(self.log_path).read_bytes():
-                return
+            if self.READY in Path(self.log_path).read_bytes():
+                return self
             if self.process.poll() is not None:
                 break
             time.sleep(0.2)
-        raise RuntimeError(f"Celery worker did not start:\n{self.output()}")
+        raise RuntimeError(f"{type(self).__name__} did not start:\n{self.output()}")
 
     def output(self):
         return Path(self.log_path).read_text(errors="replace")
 
     def kill(self):
-        """A crash: SIGKILL to the worker and its pool, no chance to finish or ack."""
-        os.killpg(self.process.pid, signal.SIGKILL)
+        """A crash: SIGKILL to the process and its children, no chance to finish or ack."""
+        with contextlib.suppress(ProcessLookupError):  # already gone, children and all
+            os.killpg(self.process.pid, signal.SIGKILL)
         self.process.wait()
 
     def stop(self):
@@ -150,6 +178,81 @@ class Worker:
                 os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait()
         self.log.close()
+
+
+class Worker(CeleryProcess):
+    """A `celery worker` process on `queues`."""
+
+    READY = b" ready."
+
+    def __init__(self, env, queues, log_path, concurrency=2, wait=True):
+        arguments = [
+            "worker",
+            "-P",
+            "prefork",
+            "-c",
+            str(concurrency),
+            "-Q",
+            queues,
+            "-n",
+            f"{queues}-{log_path.stem}@%h",
+        ]
+        arguments += ["--without-heartbeat", "--without-gossip", "--without-mingle"]
+        super().__init__(env, arguments, log_path, wait)
+
+
+class Beat(CeleryProcess):
+    """A `celery beat` process; a restarted beat given the same schedule file goes on from it."""
+
+    READY = b"beat: Starting"
+
+    def __init__(self, env, log_path, schedule, wait=True):
+        super().__init__(env, ["beat", "--schedule", str(schedule)], log_path, wait)
+
+
+class RedisServer:
+    """A redis-server of its own on a free loopback port, keeping nothing on disk: kill()
+    loses every queued task, as a crashed Redis without persistence does."""
+
+    def __init__(self, folder):
+        self.folder = folder
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.process = None
+
+    def start(self, timeout=20):
+        arguments = [
+            "redis-server",
+            "--port",
+            str(self.port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ]
+        self.process = subprocess.Popen(
+            [*arguments, "--dir", str(self.folder)], stdout=subprocess.DEVNULL, start_new_session=True
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=1) as client:
+                    client.sendall(b"PING\r\n")
+                    if client.recv(16).startswith(b"+PONG"):
+                        return self
+            except OSError:
+                time.sleep(0.1)
+        raise RuntimeError(f"redis-server did not start on port {self.port}")
+
+    def kill(self):
+        self.process.kill()
+        self.process.wait()
+
+    def stop(self):
+        if self.process and self.process.poll() is None:
+            self.kill()
 
 
 class _CountingHandler:

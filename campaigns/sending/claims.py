@@ -1,15 +1,17 @@
-"""Leases on deliveries: workers claim batches with SKIP LOCKED, and rows whose worker
-died (lease run out) go back to pending. Nothing here assumes a single worker."""
+"""Leases on deliveries: workers claim batches with SKIP LOCKED and renew the lease while
+they work (chains.Keeper); rows whose lease ran out (their worker died) go back to pending.
+Nothing here assumes a single worker."""
 
 import logging
 from datetime import timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import F
 from django.utils import timezone
 
-from campaigns.models import Campaign, Delivery
+from campaigns.models import Delivery
+
+from .outcomes import uncount
 
 logger = logging.getLogger(__name__)
 
@@ -21,13 +23,17 @@ def reclaim_stale(campaign_id):
     ).update(status=Delivery.Status.PENDING, claimed_until=None)
 
 
+def lease_end():
+    return timezone.now() + timedelta(seconds=settings.MAILROOM_CLAIM_LEASE_SECONDS)
+
+
 def claim(campaign_id, size):
     """Lease up to `size` pending deliveries to this worker (SKIP LOCKED: workers never collide).
 
     One UPDATE … WHERE id IN (SELECT … FOR UPDATE SKIP LOCKED) … RETURNING, so the claim
     is a single round trip; SQLite (one worker) has no row locks to skip.
     """
-    lease = timezone.now() + timedelta(seconds=settings.MAILROOM_CLAIM_LEASE_SECONDS)
+    lease = lease_end()
     table = Delivery._meta.db_table
     skip_locked = "FOR UPDATE SKIP LOCKED" if connection.features.has_select_for_update_skip_locked else ""
     with transaction.atomic(), connection.cursor() as cursor:
@@ -58,13 +64,22 @@ def claim(campaign_id, size):
 def drop_orphans(campaign_id, ids):
     """Deliveries whose contact was deleted after the snapshot read it (Delivery has no
     database foreign key): nothing to send, so they leave the campaign and its count."""
-    Delivery.objects.filter(pk__in=ids).delete()
+    with transaction.atomic():
+        Delivery.objects.filter(pk__in=ids).delete()
+        uncount([(campaign_id, Delivery.Status.CLAIMED)] * len(ids))
     logger.info("Campaign %s: dropped %s deliveries whose contact was deleted.", campaign_id, len(ids))
-    Campaign.objects.filter(pk=campaign_id).update(audience_count=F("audience_count") - len(ids))
+
+
+def renew(deliveries):
+    """Extend the lease of the rows a worker still holds (not those written meanwhile)."""
+    if deliveries:
+        Delivery.objects.filter(pk__in=[d.pk for d in deliveries], status=Delivery.Status.CLAIMED).update(
+            claimed_until=lease_end()
+        )
 
 
 def release(deliveries):
-    """Hand claimed rows back (paused or cancelled mid-batch)."""
+    """Hand claimed rows back (paused or cancelled mid-batch, or the backend unavailable)."""
     Delivery.objects.filter(pk__in=[d.pk for d in deliveries], status=Delivery.Status.CLAIMED).update(
         status=Delivery.Status.PENDING, claimed_until=None
     )

@@ -4,9 +4,8 @@ Tasks, admin actions and commands call these; each is one guarded UPDATE (or one
 transaction), so two workers, beat and a click never move a campaign twice.
 """
 
-from datetime import timedelta
+import logging
 
-from django.conf import settings
 from django.db import transaction
 from django.db.models import F
 from django.db.models.functions import Greatest
@@ -18,6 +17,7 @@ from campaigns.models import Campaign, Delivery
 from .snapshot import NotPublished, freeze, render, snapshot
 
 Status = Campaign.Status
+logger = logging.getLogger(__name__)
 
 
 class CampaignStateError(Exception):
@@ -53,9 +53,7 @@ def pause(campaign_id, reason=""):
 def resume(campaign_id):
     """Back to sending; the caller queues batch chains again (tasks.resume_campaign)."""
     return bool(
-        Campaign.objects.filter(pk=campaign_id, status=Status.PAUSED).update(
-            status=Status.SENDING, pause_reason="", last_activity_at=timezone.now()
-        )
+        Campaign.objects.filter(pk=campaign_id, status=Status.PAUSED).update(status=Status.SENDING, pause_reason="")
     )
 
 
@@ -73,14 +71,6 @@ def due_campaign_ids(now=None):
         Campaign.objects.filter(status=Status.SCHEDULED, scheduled_at__lte=now or timezone.now()).values_list(
             "pk", flat=True
         )
-    )
-
-
-def stalled_campaign_ids(now=None):
-    """Sending campaigns nobody has worked on for a lease: their workers died; restart chains."""
-    quiet_since = (now or timezone.now()) - timedelta(seconds=settings.MAILROOM_CLAIM_LEASE_SECONDS)
-    return list(
-        Campaign.objects.filter(status=Status.SENDING, last_activity_at__lt=quiet_since).values_list("pk", flat=True)
     )
 
 
@@ -108,8 +98,9 @@ def begin(campaign_id):
         freeze(campaign, frozen)
         snapshot(campaign)
         campaign.status = Status.SENDING
-        campaign.started_at = campaign.last_activity_at = timezone.now()
-        campaign.save(update_fields=["status", "started_at", "last_activity_at"])
+        campaign.started_at = timezone.now()
+        campaign.save(update_fields=["status", "started_at"])
+    logger.info("Campaign %s started sending.", campaign_id)
     return True
 
 
@@ -135,6 +126,6 @@ def retry_failed(campaign_id):
         # The failure-rate guard reads failed_count: retried deliveries are no longer failures.
         reopened = {"status": Status.SENDING, "finished_at": None} if campaign.status == Status.SENT else {}
         Campaign.objects.filter(pk=campaign_id).update(
-            failed_count=Greatest(F("failed_count") - retried, 0), last_activity_at=timezone.now(), **reopened
+            failed_count=Greatest(F("failed_count") - retried, 0), **reopened
         )
     return retried

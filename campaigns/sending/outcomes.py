@@ -1,12 +1,15 @@
 """What became of each delivery, written per chunk in one set-based UPDATE together with
 the campaign's counters (which the progress bar reads)."""
 
-from collections import Counter
+import logging
+import time
+from collections import Counter, defaultdict
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import InterfaceError, OperationalError, connection, transaction
 from django.db.models import F
+from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from campaigns.models import Campaign, Delivery
@@ -14,6 +17,8 @@ from suppression import policy
 from suppression.models import Channel, Source
 
 from . import delivery_errors
+
+logger = logging.getLogger(__name__)
 
 
 def write_outcomes(rows, now):
@@ -59,6 +64,8 @@ class Recorder:
         self.campaign_id = campaign_id
         self.rows = []
         self.last_error = ""
+        self.unavailable = []  # deliveries the backend could not take (an outage): not attempts
+        self.retry_after = None  # seconds the backend asked us to wait, if it said
 
     def add(self, delivery, status, reason="", message_id="", claimed_until=None):
         self.rows.append((delivery.pk, status, reason[:255], message_id, claimed_until))
@@ -74,6 +81,12 @@ class Recorder:
     def error(self, delivery, outcome):
         self.last_error = outcome.error
         kind = delivery_errors.classify(outcome.exception)
+        if kind == delivery_errors.UNAVAILABLE:
+            self.unavailable.append(delivery)
+            wait = delivery_errors.retry_after(outcome.exception)
+            if wait is not None:
+                self.retry_after = max(wait, self.retry_after or 0)
+            return
         if kind == delivery_errors.TRANSIENT and delivery.attempts + 1 < settings.MAILROOM_MAX_ATTEMPTS:
             # Left claimed with a short lease: reclaim_stale hands it out again after the backoff.
             backoff = timedelta(seconds=min(300, 2 ** (delivery.attempts + 1)))
@@ -93,22 +106,69 @@ class Recorder:
             )
         self.add(delivery, Delivery.Status.FAILED, reason)
 
-    def flush(self, still_claimed=()):
-        """Write the outcomes so far; extend the lease of the batch's rows not yet sent."""
-        now = timezone.now()
-        # One transaction, so the campaign's counters always agree with its deliveries: the
-        # progress bar reads the counters instead of counting a million rows every 2 s.
-        with transaction.atomic():
-            written = write_outcomes(self.rows, now)
-            if still_claimed:
-                lease = now + timedelta(seconds=settings.MAILROOM_CLAIM_LEASE_SECONDS)
-                Delivery.objects.filter(pk__in=[d.pk for d in still_claimed], status=Delivery.Status.CLAIMED).update(
-                    claimed_until=lease
-                )
-            Campaign.objects.filter(pk=self.campaign_id).update(
-                sent_count=F("sent_count") + written[Delivery.Status.SENT],
-                failed_count=F("failed_count") + written[Delivery.Status.FAILED],
-                suppressed_count=F("suppressed_count") + written[Delivery.Status.SUPPRESSED],
-                last_activity_at=now,
-            )
+    def flush(self):
+        """Write the outcomes so far, surviving a dropped database connection: the chunk is
+        already handed off, and losing its outcomes would send it again. Returns where the
+        campaign stands after the write: (status, sent_count, failed_count)."""
+        standing = reconnecting(self._write)
         self.rows = []
+        return standing
+
+    def _write(self):
+        # One transaction, so the campaign's counters always agree with its deliveries: the
+        # progress bar reads the counters instead of counting a million rows every 2 s. The
+        # same UPDATE returns the campaign's status and counters, which the pipeline checks
+        # after every chunk: no further round trip.
+        with transaction.atomic():
+            written = write_outcomes(self.rows, timezone.now())
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    f"""
+                    UPDATE {Campaign._meta.db_table} SET
+                        sent_count = sent_count + %s, failed_count = failed_count + %s,
+                        suppressed_count = suppressed_count + %s
+                    WHERE id = %s
+                    RETURNING status, sent_count, failed_count
+                    """,
+                    [
+                        written[Delivery.Status.SENT],
+                        written[Delivery.Status.FAILED],
+                        written[Delivery.Status.SUPPRESSED],
+                        self.campaign_id,
+                    ],
+                )
+                return cursor.fetchone()
+
+
+def reconnecting(work):
+    """Run work(); when the database connection drops (a restart, a failover, backends
+    terminated), reconnect and run it again, for up to one lease (after that the rows are
+    another worker's). work must be safe to repeat: write_outcomes is, since a delivery
+    that already has an outcome keeps it. Inside a caller's transaction it cannot be."""
+    deadline = time.monotonic() + settings.MAILROOM_CLAIM_LEASE_SECONDS
+    while True:
+        try:
+            return work()
+        except (OperationalError, InterfaceError) as error:
+            if connection.in_atomic_block or time.monotonic() > deadline:
+                raise
+            logger.warning("Database connection lost (%s); reconnecting.", str(error).strip())
+            connection.close()
+            time.sleep(0.5)
+
+
+def uncount(deliveries):
+    """Take deliveries that are being deleted out of their campaigns' counters, so the
+    counters keep agreeing with the rows (an erased person, a contact deleted after the
+    snapshot). deliveries: (campaign_id, status) pairs, read under a row lock."""
+    per_campaign = defaultdict(Counter)
+    for campaign_id, status in deliveries:
+        per_campaign[campaign_id][status] += 1
+    for campaign_id, counts in per_campaign.items():
+        # Never below zero: an erasure must not fail on counters that drifted (rows made by hand).
+        Campaign.objects.filter(pk=campaign_id).update(
+            audience_count=Greatest(F("audience_count") - counts.total(), 0),
+            sent_count=Greatest(F("sent_count") - counts[Delivery.Status.SENT], 0),
+            failed_count=Greatest(F("failed_count") - counts[Delivery.Status.FAILED], 0),
+            suppressed_count=Greatest(F("suppressed_count") - counts[Delivery.Status.SUPPRESSED], 0),
+        )

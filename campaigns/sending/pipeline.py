@@ -5,6 +5,8 @@ Tasks call send_next_batch. Nothing here renders a page per recipient (DESIGN in
 or assumes a single worker (invariant 6); starting a campaign is in lifecycle and snapshot.
 """
 
+from contextlib import contextmanager
+
 from django.conf import settings
 from django.core.mail import mailers
 from django.db.models import Q
@@ -16,28 +18,52 @@ from suppression.models import Stream
 
 from . import ratelimit
 from .builders import builder_for
+from .chains import Keeper
 from .claims import claim, reclaim_stale, release
+from .delivery_errors import UNAVAILABLE, BackendUnavailable, classify
 from .lifecycle import pause
 from .outcomes import Recorder
 
 Status = Campaign.Status
 
 
-def failure_rate_too_high(campaign_id):
-    sent, failed = Campaign.objects.filter(pk=campaign_id).values_list("sent_count", "failed_count").get()
+def failure_rate_too_high(sent, failed):
     done = sent + failed
     return done >= settings.MAILROOM_PAUSE_MIN_SAMPLE and failed / done > settings.MAILROOM_PAUSE_FAILURE_RATE
 
 
+def still_sending(campaign_id):
+    return Campaign.objects.filter(pk=campaign_id, status=Status.SENDING).exists()
+
+
 def chunk_size(builder):
-    """The builder's natural chunk, but never more than one second of the rate limit."""
+    """Recipients handed to the backend between two outcome writes, on every path: the
+    builder's own (an ESP's limit per call) but never more than MAILROOM_CHUNK_SIZE, the
+    most a killed worker may send twice, nor more than one second of the rate limit."""
     rate = int(settings.MAILROOM_RATE_LIMITS.get(Stream.PROMOTIONAL, 0))
-    return max(1, min(builder.chunk_size, rate or builder.chunk_size))
+    return max(1, min(builder.chunk_size, settings.MAILROOM_CHUNK_SIZE, rate or builder.chunk_size))
 
 
-def deliver(campaign, deliveries):
+@contextmanager
+def promotional_gateway():
+    """The promotional mailer, open; BackendUnavailable when its backend cannot be reached."""
+    gateway = mailers["promotional"]
+    try:
+        gateway.open()
+    except Exception as error:
+        if classify(error) != UNAVAILABLE:
+            raise
+        raise BackendUnavailable(f"{type(error).__name__}: {error}") from error
+    try:
+        yield gateway
+    finally:
+        gateway.close()
+
+
+def deliver(campaign, deliveries, keeper):
     """Re-check suppression for the batch in hand (invariant 3), then send it in chunks,
-    writing outcomes after each so a killed worker can repeat at most one chunk."""
+    writing outcomes after each so a killed worker can repeat at most one chunk. Raises
+    BackendUnavailable (the rows still held by `keeper` unsent) when the backend is down."""
     blocked = policy.blocked_by_hash([d.contact.email_hash for d in deliveries], Stream.PROMOTIONAL)
     recorder = Recorder(campaign.pk)
     to_send = []
@@ -47,38 +73,53 @@ def deliver(campaign, deliveries):
             recorder.add(delivery, Delivery.Status.SUPPRESSED, channel)
         else:
             to_send.append(delivery)
-    recorder.flush(still_claimed=to_send)
+    status, _, _ = recorder.flush()
+    keeper.hold(to_send)
     if not to_send:
         return
-    with mailers["promotional"] as gateway:
+    with promotional_gateway() as gateway:
         builder = builder_for(campaign, gateway.backend)
         size = chunk_size(builder)
         for start in range(0, len(to_send), size):
             chunk, rest = to_send[start : start + size], to_send[start + size :]
-            if not Campaign.objects.filter(pk=campaign.pk, status=Status.SENDING).exists():
-                release(to_send[start:])  # paused or cancelled since the batch began
+            if status != Status.SENDING:  # paused or cancelled since the batch began
+                keeper.hold(())
+                release(to_send[start:])
                 return
             ratelimit.acquire(Stream.PROMOTIONAL, len(chunk))
-            for delivery, outcome in zip(chunk, builder.send(gateway, chunk), strict=True):
+            outcomes = builder.send(gateway, chunk)
+            keeper.hold(rest)
+            for delivery, outcome in zip(chunk, outcomes, strict=True):
                 recorder.outcome(delivery, outcome)
             last_error = recorder.last_error
-            recorder.flush(still_claimed=rest)
-            if failure_rate_too_high(campaign.pk):
+            status, sent, failed = recorder.flush()
+            if recorder.unavailable:
+                keeper.hold(recorder.unavailable + rest)
+                raise BackendUnavailable(last_error, recorder.retry_after)
+            if status == Status.SENDING and failure_rate_too_high(sent, failed):
                 pause(campaign.pk, reason=f"Paused automatically: too many failures. Last error: {last_error}")
-                release(rest)
-                return
+                status = Status.PAUSED
 
 
-def send_next_batch(campaign_id, size=None):
-    """Claim and send one batch; returns how many deliveries it handled (0: nothing left)."""
-    if not Campaign.objects.filter(pk=campaign_id, status=Status.SENDING).exists():
+def send_next_batch(campaign_id, size=None, slot=None):
+    """Claim and send one batch; returns how many deliveries it handled (0: nothing left).
+
+    `slot` names the chain the batch belongs to, whose lease is renewed with the rows'.
+    When the backend is unavailable the rows go back unsent and BackendUnavailable is raised.
+    """
+    if not still_sending(campaign_id):
         return 0
     reclaim_stale(campaign_id)
     batch = claim(campaign_id, size or settings.MAILROOM_BATCH_SIZE)
     if not batch:
         finish_if_done(campaign_id)
         return 0
-    deliver(Campaign.objects.get(pk=campaign_id), batch)
+    with Keeper(campaign_id, slot) as keeper:
+        try:
+            deliver(Campaign.objects.get(pk=campaign_id), batch, keeper)
+        except BackendUnavailable:
+            release(keeper.held)
+            raise
     return len(batch)
 
 

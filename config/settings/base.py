@@ -228,10 +228,15 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TIMEZONE = TIME_ZONE
+MAILROOM_SCHEDULER_INTERVAL = float(env("MAILROOM_SCHEDULER_INTERVAL", "5"))
 CELERY_BEAT_SCHEDULE = {
     "start-due-campaigns": {
         "task": "campaigns.tasks.start_due_campaigns",
-        "schedule": float(env("MAILROOM_SCHEDULER_INTERVAL", "5")),
+        "schedule": MAILROOM_SCHEDULER_INTERVAL,
+    },
+    "requeue-account-mail": {
+        "task": "accountmail.tasks.requeue_unsent",
+        "schedule": MAILROOM_SCHEDULER_INTERVAL,
     },
     "delete-expired-import-files": {
         "task": "campaigns.tasks.delete_expired_import_files",
@@ -243,7 +248,9 @@ CELERY_BEAT_SCHEDULE = {
 
 # --- Sending ---
 MAILROOM_BATCH_SIZE = int(env("MAILROOM_BATCH_SIZE", "500"))
-MAILROOM_CLAIM_LEASE_SECONDS = int(env("MAILROOM_CLAIM_LEASE_SECONDS", "300"))
+# Leases on claimed deliveries and on batch chains: a worker renews them every third of a
+# lease while it works, so a dead worker's rows and chain move again about a lease later.
+MAILROOM_CLAIM_LEASE_SECONDS = int(env("MAILROOM_CLAIM_LEASE_SECONDS", "30"))
 # Key for the hashes that keep erased people suppressed; separate from SECRET_KEY so
 # rotating one does not unsuppress anyone.
 MAILROOM_HASH_KEY = env("MAILROOM_HASH_KEY", "") or SECRET_KEY
@@ -266,10 +273,10 @@ MAILROOM_RATE_LIMITS = {
     "promotional": float(env("MAILROOM_PROMOTIONAL_RATE", "0")),
     "account": float(env("MAILROOM_ACCOUNT_RATE", "0")),
 }
-# Messages handed to the mailer between two status writes: at most this many can be
-# sent twice after a worker is killed mid-batch.
+# Messages handed to a backend between two status writes, on every path (an ESP batch call
+# carries at most this many too): a worker process killed mid-send repeats at most this many.
 MAILROOM_CHUNK_SIZE = int(env("MAILROOM_CHUNK_SIZE", "50"))
-# Use the ESP's batch API (Postmark: a template per campaign, 500 recipients a call).
+# Use the ESP's batch API (Postmark: a template per campaign, one call per chunk).
 MAILROOM_ESP_BATCH = env_bool("MAILROOM_ESP_BATCH", True)
 MAILROOM_MAX_ATTEMPTS = int(env("MAILROOM_MAX_ATTEMPTS", "5"))
 # Auto-pause when more than this share of at least MAILROOM_PAUSE_MIN_SAMPLE sends failed.

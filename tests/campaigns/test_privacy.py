@@ -68,6 +68,32 @@ def test_erasure_then_reimport_keeps_the_person_suppressed(ada, outbox_dir):
     assert list(outbox_dir.glob("*.eml")) == []
 
 
+def test_after_an_erasure_the_campaign_counters_and_its_report_agree(sender_settings, outbox_dir):
+    from campaigns.reports import stats
+    from campaigns.sending import claims, outcomes
+    from tests.factories import started_campaign
+
+    people = [(f"{name}@example.com", name.title()) for name in ("ada", "grace", "linus", "alan")]
+    campaign = started_campaign(people)
+    recorder = outcomes.Recorder(campaign.pk)
+    written = dict(zip([d.pk for d in claims.claim(campaign.pk, 3)], ["sent", "failed", "suppressed"], strict=True))
+    for delivery in Delivery.objects.filter(pk__in=written):
+        recorder.add(delivery, written[delivery.pk], "reason")
+    recorder.flush()  # and one delivery still pending
+    for delivery in Delivery.objects.filter(campaign=campaign).exclude(status="sent").select_related("contact"):
+        erase_person(delivery.contact.email, actor="dpo")  # the failed, the suppressed and the pending
+    campaign.refresh_from_db()
+    report = stats.results(campaign).progress.as_json()
+    assert stats.progress(campaign).as_json() == report
+    assert (report["total"], report["sent"], report["failed"], report["suppressed"], report["pending"]) == (
+        1,
+        1,
+        0,
+        0,
+        0,
+    )
+
+
 def test_commands_export_and_erase(ada, tmp_path):
     out = io.StringIO()
     call_command("export_person", "ada@example.com", stdout=out)

@@ -12,7 +12,9 @@ from django.core import mail
 from django.core.exceptions import ValidationError
 from django.core.mail import EmailMessage, mailers
 
-from accountmail.tasks import send_account_email
+from accountmail import handoff
+from accountmail.models import AccountMessage
+from accountmail.tasks import send_account_email, send_account_message
 from campaigns.models import Contact, Delivery, Membership
 from campaigns.proofs import send_test
 from cms.models import EmailPage
@@ -128,7 +130,8 @@ def test_account_mail_refuses_an_injected_recipient_or_subject(outbox_dir):
         send_account_email([f"ada@example.com{INJECTED}"], "Your order", "Thanks.")
     with pytest.raises(HeaderInjection):
         send_account_email(["ada@example.com"], f"Your order{INJECTED}", "Thanks.")
-    assert send_account_email(["ada@example.com"], "Your order", "Thanks.") == 1
+    assert not AccountMessage.objects.exists()  # refused to the caller, never kept
+    assert send_account_message(handoff.keep(["ada@example.com"], "Your order", "Thanks.")) == 1
     assert len(list(outbox_dir.glob("*.eml"))) == 1
 
 

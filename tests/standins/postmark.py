@@ -4,7 +4,8 @@ Only an ESP's API is outside this machine, so this is the one part we stand in f
 anymail's real Postmark backend talks HTTP to it. It runs in its own process (asyncio,
 HTTP/1.1 keep-alive) and answers like Postmark: /email, /email/batch, /templates,
 /email/batchWithTemplates. Control endpoints under /_control/ let a test read what it
-received (rendered, when recording) and make the next send calls fail.
+received (rendered, when recording), make the next send calls fail, or stage an outage
+(e.g. 503 for 20 s, then 429 with Retry-After) measured from when it is asked for.
 """
 
 import asyncio
@@ -13,6 +14,7 @@ import itertools
 import json
 import multiprocessing
 import re
+import time
 import urllib.request
 import uuid
 
@@ -33,8 +35,11 @@ class _State:
         self.record = record
         self.messages = []
         self.count = 0
+        self.calls = []  # recipients per send call
+        self.recipients = []  # the To of every message accepted, recording or not
         self.templates = {}
         self.fail = []  # queued HTTP statuses for the next calls
+        self.outage = []  # (until, status, Retry-After or None), in time order
         self.template_ids = itertools.count(1000)
 
     def accept(self, message):
@@ -45,6 +50,7 @@ class _State:
                 "ErrorCode": 406,
                 "Message": f"You tried to send to recipient(s) that have been marked as inactive. Found inactive addresses: {to}. Inactive recipients are ones that have generated a hard bounce, a spam complaint, or a manual suppression.",
             }
+        self.recipients.append(to)
         if self.record:
             self.messages.append(message)
         return {
@@ -68,16 +74,33 @@ class _State:
         rendered["TextBody"] = render(template["TextBody"], model, escape=False)
         return self.accept(rendered)
 
+    def outage_now(self):
+        now = time.monotonic()
+        self.outage = [phase for phase in self.outage if phase[0] > now]
+        return self.outage[0] if self.outage else None
+
     def handle(self, method, path, body):
+        """(HTTP status, JSON payload, extra headers) for one request."""
         if path.startswith("/_control/"):
-            return self.control(method, path, body)
-        if self.fail and path.startswith("/email"):
-            return self.fail.pop(0), {"ErrorCode": 100, "Message": "Stand-in failure"}
+            return *self.control(method, path, body), {}
+        if path.startswith("/email") and (self.fail or self.outage_now()):
+            if self.fail:
+                status, retry_after = self.fail.pop(0), None
+            else:
+                _, status, retry_after = self.outage_now()
+            headers = {"Retry-After": str(retry_after)} if retry_after is not None else {}
+            return status, {"ErrorCode": 100, "Message": "Stand-in failure"}, headers
+        return *self.api(method, path, body), {}
+
+    def api(self, method, path, body):
         if path == "/email":
+            self.calls.append(1)
             return 200, self.accept(body)
         if path == "/email/batch":
+            self.calls.append(len(body))
             return 200, [self.accept(message) for message in body]
         if path == "/email/batchWithTemplates":
+            self.calls.append(len(body["Messages"]))
             return 200, [self.from_template(message) for message in body["Messages"]]
         if path == "/templates" and method == "POST":
             alias = body.get("Alias") or str(next(self.template_ids))
@@ -99,18 +122,27 @@ class _State:
         return 404, {"ErrorCode": 404, "Message": f"no stand-in for {method} {path}"}
 
     def control(self, method, path, body):
+        if path == "/_control/recipients":
+            return 200, {"recipients": self.recipients}
         if path == "/_control/messages":
-            return 200, {"count": self.count, "messages": self.messages}
+            return 200, {"count": self.count, "messages": self.messages, "calls": self.calls}
         if path == "/_control/fail":
             self.fail.extend(body["statuses"])
             return 200, {}
+        if path == "/_control/outage":
+            until = time.monotonic()
+            for phase in body["phases"]:
+                until += phase["seconds"]
+                self.outage.append((until, phase["status"], phase.get("retry_after")))
+            return 200, {}
         if path == "/_control/reset":
-            self.messages, self.count, self.fail = [], 0, []
+            self.messages, self.count, self.calls, self.recipients = [], 0, [], []
+            self.fail, self.outage = [], []
             return 200, {}
         return 404, {}
 
 
-async def _serve_client(state, reader, writer):
+async def _serve_client(state, latency, reader, writer):
     try:
         while True:
             request_line = await reader.readline()
@@ -123,10 +155,13 @@ async def _serve_client(state, reader, writer):
                 if name.strip().lower() == "content-length":
                     length = int(value)
             raw = await reader.readexactly(length) if length else b""
-            status, payload = state.handle(method, path.split("?", 1)[0], json.loads(raw) if raw else {})
+            if latency and path.startswith("/email"):
+                await asyncio.sleep(latency)
+            status, payload, headers = state.handle(method, path.split("?", 1)[0], json.loads(raw) if raw else {})
             data = json.dumps(payload).encode()
+            extra = "".join(f"{name}: {value}\r\n" for name, value in headers.items())
             writer.write(
-                f"HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {len(data)}\r\n\r\n".encode()
+                f"HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {len(data)}\r\n{extra}\r\n".encode()
                 + data
             )
             await writer.drain()
@@ -136,10 +171,10 @@ async def _serve_client(state, reader, writer):
         writer.close()
 
 
-def _run(record, ready):
+def _run(record, latency, ready):
     async def main():
         state = _State(record)
-        server = await asyncio.start_server(lambda r, w: _serve_client(state, r, w), "127.0.0.1", 0)
+        server = await asyncio.start_server(lambda r, w: _serve_client(state, latency, r, w), "127.0.0.1", 0)
         ready.send(server.sockets[0].getsockname()[1])
         async with server:
             await server.serve_forever()
@@ -148,15 +183,19 @@ def _run(record, ready):
 
 
 class StandInPostmark:
-    """Start with `StandInPostmark(record=True).start()`; `.api_url` is for anymail."""
+    """Start with `StandInPostmark(record=True).start()`; `.api_url` is for anymail.
+    `latency`: seconds each send call takes, as a real ESP's round trip does."""
 
-    def __init__(self, record=True):
+    def __init__(self, record=True, latency=0):
         self.record = record
+        self.latency = latency
         self.process = None
 
     def start(self):
         parent, child = multiprocessing.Pipe()
-        self.process = multiprocessing.get_context("spawn").Process(target=_run, args=(self.record, child), daemon=True)
+        self.process = multiprocessing.get_context("spawn").Process(
+            target=_run, args=(self.record, self.latency, child), daemon=True
+        )
         self.process.start()
         self.port = parent.recv()
         self.api_url = f"http://127.0.0.1:{self.port}/"
@@ -182,8 +221,21 @@ class StandInPostmark:
     def count(self):
         return self._control("messages")["count"]
 
+    def recipients(self):
+        """The To of every message accepted, in order (kept even when not recording)."""
+        return self._control("recipients")["recipients"]
+
+    def calls(self):
+        """How many recipients each send call carried, in order."""
+        return self._control("messages")["calls"]
+
     def fail_next(self, *statuses):
         self._control("fail", {"statuses": list(statuses)})
+
+    def outage(self, *phases):
+        """Answer every send call with each phase's status, one phase after the other, from
+        now: phases are dicts of status, seconds and optionally retry_after."""
+        self._control("outage", {"phases": list(phases)})
 
     def reset(self):
         self._control("reset")

@@ -115,6 +115,27 @@ def test_opt_out_is_recorded_once_with_its_event():
     )
 
 
+@pytest.mark.parametrize("stream", ["promotional", "account"])
+def test_python_and_sql_name_the_same_channel_whichever_several_block_an_address(stream):
+    import itertools
+
+    channels = [Channel.UNDELIVERABLE, Channel.COMPLAINT, Channel.EMAIL_MARKETING, Channel.POSTAL_MARKETING]
+    people = {}
+    for size in range(1, len(channels) + 1):
+        for combination in itertools.permutations(channels, size):  # recorded in every order
+            address = f"{'-'.join(combination)}@example.com"
+            for channel in combination:
+                policy.record_opt_out(address, channel, Source.ADMIN)
+            people[address_hash(address)] = combination
+    in_sql = {row["address_hash"]: row["blocked_by"] for row in policy.blocking_channels(stream)}
+    in_python = policy.blocked_by_hash(list(people), stream)
+    assert in_sql == in_python
+    ranking = policy.BLOCKING[stream]
+    for hash_, combination in people.items():
+        blocking = [channel for channel in ranking if channel in combination]
+        assert in_python.get(hash_) == (blocking[0] if blocking else None)
+
+
 def test_blocked_by_hash_reports_the_most_serious_channel_across_lookup_chunks():
     policy.record_opt_out("ada@example.com", Channel.EMAIL_MARKETING, Source.LINK)
     policy.record_opt_out("ada@example.com", Channel.UNDELIVERABLE, Source.BOUNCE)
