@@ -8,6 +8,7 @@ It is sent twice only if the worker dies between the backend's acceptance and th
 
 import logging
 from datetime import timedelta
+from email.utils import parseaddr
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, mailers
@@ -15,6 +16,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from campaigns.sending import delivery_errors, ratelimit
+from suppression.addresses import address_hash
 from suppression.gateway import check_header_values
 from suppression.models import Stream
 
@@ -62,6 +64,19 @@ def hand_off(message_id):
             sent = 0
         kept.delete()
     return sent
+
+
+def forget(addresses):
+    """Erasure: delete kept messages to any of `addresses` (the same person whatever the
+    letter case); returns how many. The table holds only messages not yet handed off, so it
+    is small."""
+    wanted = {address_hash(address) for address in addresses}
+    doomed = [
+        kept.pk
+        for kept in AccountMessage.objects.only("pk", "to")
+        if wanted & {address_hash(parseaddr(to)[1]) for to in kept.to}
+    ]
+    return AccountMessage.objects.filter(pk__in=doomed).delete()[0]
 
 
 def unsent(now=None):

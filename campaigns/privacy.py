@@ -5,8 +5,8 @@ campaigns' counters so the progress bar and the report still agree) and asks the
 suppression ledger to keep only a keyed hash, closed in every personal channel, so the
 person is never mailed again, not even after a re-import (DESIGN invariant 7). It also
 takes the address out of Wagtail's log entries (the admin's history of a contact is
-labelled with its address) and deletes any kept upload whose preview shows it; import
-reports hold no addresses.
+labelled with its address), deletes any kept upload whose preview shows it and any
+account-service message to the address not yet handed off; import reports hold no addresses.
 """
 
 import re
@@ -16,6 +16,7 @@ from django.db import transaction
 from django.db.models import Q
 from wagtail.log_actions import registry as log_registry
 
+from accountmail.handoff import forget as forget_account_messages
 from suppression import policy
 from suppression.addresses import address_hash, normalise_address
 
@@ -97,6 +98,7 @@ def erase_person(email, *, actor):
     scrub_log_entries(addresses, contact_ids)
     for address in addresses:
         forget_uploads_of(address)
+    forget_account_messages(addresses)  # not yet handed off: they would mail an erased person
     return counts
 
 

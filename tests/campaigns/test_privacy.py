@@ -68,6 +68,16 @@ def test_erasure_then_reimport_keeps_the_person_suppressed(ada, outbox_dir):
     assert list(outbox_dir.glob("*.eml")) == []
 
 
+def test_erasure_deletes_account_messages_not_yet_handed_off(ada):
+    from accountmail import handoff
+    from accountmail.models import AccountMessage
+
+    handoff.keep(["Ada Lovelace <ADA@example.com>"], "Your order", "Thank you, Ada.")
+    other = handoff.keep(["grace@example.com"], "Your order", "Thank you, Grace.")
+    erase_person("ada@example.com", actor="dpo")
+    assert list(AccountMessage.objects.values_list("pk", flat=True)) == [other]
+
+
 def test_after_an_erasure_the_campaign_counters_and_its_report_agree(sender_settings, outbox_dir):
     from campaigns.reports import stats
     from campaigns.sending import claims, outcomes
