@@ -149,6 +149,11 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 10_000
+FILE_UPLOAD_HANDLERS = [
+    "config.uploads.RefuseOversizedUploads",
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
 
 WAGTAIL_SITE_NAME = "Mailroom"
 # No Gravatar: it sends a hash of every admin's address to a third party, and where the
