@@ -16,7 +16,7 @@ from campaigns.sending import lifecycle
 from suppression import policy
 from suppression.models import Channel, Source
 from tests.campaigns.report_data import seeded_campaign
-from tests.factories import make_audience, make_campaign, make_page
+from tests.factories import make_audience, make_campaign, make_page, send_until_idle, started_campaign
 
 SECRET = "hook:secret"
 WEBHOOK = "/webhooks/anymail/postmark/tracking/"
@@ -53,8 +53,9 @@ def guarded(settings):
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)  # Wagtail's site survives for the next test
 @pytest.mark.parametrize(("record_type", "reason"), [("SpamComplaint", "spam complaints"), ("Bounce", "hard bounces")])
 def test_a_sending_campaign_pauses_at_the_limit_not_one_event_before(
-    record_type, reason, guarded, live_server, start_worker, postmark_server, sender_settings
+    record_type, reason, guarded, settings, live_server, start_worker, postmark_server, sender_settings
 ):
+    settings.MAILROOM_SEND_CHAINS = 1  # this process queues the chains: one, as the worker is told
     postmark_server.reset()
     options = {"api_url": postmark_server.api_url, "server_token": "stand-in-token"}
     start_worker(
@@ -77,7 +78,7 @@ def test_a_sending_campaign_pauses_at_the_limit_not_one_event_before(
     # its webhooks arrive (the chain backs off, and no beat queues it again).
     wait_for(lambda: postmark_server.count() >= 12, "a dozen messages to be sent")
     postmark_server.outage({"status": 503, "seconds": 120})
-    wait_for(lambda: SendChain.objects.filter(campaign=campaign, backoffs__gt=0).exists(), "the chain to back off")
+    wait_for(lambda: SendChain.objects.get(campaign=campaign).backoffs > 0, "the chain to back off")
     campaign.refresh_from_db()
     sent = campaign.sent_count
     assert 12 <= sent < len(PEOPLE) and status(campaign) == Campaign.Status.SENDING
@@ -144,3 +145,29 @@ def test_the_report_shows_complaint_and_bounce_rates_against_the_limits(client, 
     assert "below 0.10% recommended, below 0.30% required" in page
     assert "Keep below 2.00%" in page
     assert 'data-standing="complaints">Above what they require.' in page
+
+
+@pytest.mark.django_db
+def test_mailbox_errors_at_hand_off_count_as_hard_bounces_and_pause_too(
+    guarded, settings, postmark_mailers, sender_settings
+):
+    settings.MAILROOM_CHUNK_SIZE = 2
+    ok = [(f"ok{number:02d}@example.com", "Ok") for number in range(13)]
+    inactive = [(f"inactive{number}@example.com", "In") for number in range(4)]  # the stand-in answers 406
+    campaign = started_campaign(ok[:10] + inactive + ok[10:])
+    send_until_idle(campaign)
+    campaign.refresh_from_db()
+    # 10 sent, then 2 inactive (2 of 10: at the limit), then 2 more (4 of 10: above it).
+    assert (campaign.status, campaign.sent_count, campaign.failed_count) == (Campaign.Status.PAUSED, 10, 4)
+    assert campaign.pause_reason.startswith("Paused automatically: hard bounces at 40.00% of 10 sent")
+    assert Delivery.objects.filter(campaign=campaign, status=Delivery.Status.PENDING).count() == 3
+
+
+@pytest.mark.django_db
+def test_the_listing_says_why_a_campaign_paused(client, sender_settings):
+    campaign = seeded_campaign()
+    lifecycle.pause(campaign.pk, reason="Paused automatically: spam complaints at 0.50% of 1000 delivered")
+    client.force_login(get_user_model().objects.create_superuser("admin", "admin@example.com", "pw"))
+    listing = client.get("/admin/campaign/").content.decode()
+    assert "Paused because" in listing
+    assert "Paused automatically: spam complaints at 0.50% of 1000 delivered" in listing
