@@ -30,6 +30,10 @@ GUARDED_EVENTS = {EventType.BOUNCED, EventType.COMPLAINED, EventType.REJECTED}
 
 @dataclass
 class Rates:
+    """A campaign's spam complaints per delivered message (sent minus hard-bounced) and hard
+    bounces per sent message. Mailbox errors at hand-off count as hard bounces, though a
+    failed delivery is not among the sent: a stricter rate, never a laxer one."""
+
     sent: int
     complained: int
     hard_bounced: int
