@@ -8,6 +8,7 @@ from modelcluster.fields import ParentalKey
 from modelcluster.models import ClusterableModel
 
 from suppression.addresses import address_hash, normalise_address, validate_address
+from suppression.models import Channel
 
 
 class Contact(models.Model):
@@ -138,6 +139,11 @@ class Campaign(models.Model):
 class Delivery(models.Model):
     """One campaign × contact (DESIGN invariant 6), and what became of it."""
 
+    # The reason of a delivery suppressed because its contact had enough promotional mail this week.
+    FREQUENCY_CAP = "frequency_cap"
+    # What may hold a delivery back, as (reason, label): a ledger channel or the frequency cap.
+    SUPPRESSED_BY = [*Channel.choices, (FREQUENCY_CAP, "Frequency cap")]
+
     class Status(models.TextChoices):
         PENDING = "pending", "Pending"
         CLAIMED = "claimed", "Being sent"
@@ -155,7 +161,7 @@ class Delivery(models.Model):
     contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="deliveries", db_constraint=False)
     email_hash = models.CharField(max_length=64)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
-    # The suppression channel for a suppressed delivery, the error for a failed one.
+    # The suppression channel for a suppressed delivery (or FREQUENCY_CAP), the error for a failed one.
     reason = models.CharField(max_length=255, blank=True)
     claimed_until = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)

@@ -21,13 +21,12 @@ from wagtail.admin.widgets import Button, HeaderButton, ListingButton
 
 from campaigns import checklist
 from campaigns.models import Campaign, Contact, Delivery, DeliveryEvent
-from campaigns.reports import stats
+from campaigns.reports import deliverability, stats
 from campaigns.reports.charts import bar_chart
 from campaigns.sending import lifecycle
 from campaigns.web_version import web_version_url
 from suppression.addresses import VIEW_PERSONAL_DATA
 from suppression.admin_views import PersonalDataColumn
-from suppression.models import Channel
 
 from . import actions as admin_actions
 from .compose import CampaignCreateView, CampaignEditView, ReachView, ScheduleForm, campaign_panels, email_thumbnail
@@ -88,6 +87,7 @@ class CampaignReportView(InspectView):
         context.update(
             campaign=self.object,
             results=results,
+            limits=deliverability.limits(),
             progress=results.progress,
             chart=bar_chart(buckets, unit) if buckets else None,
             chart_unit=unit,
@@ -204,7 +204,7 @@ class ScheduleView(CampaignActionView):
 
 class DeliveryFilterSet(WagtailFilterSet):
     status = django_filters.ChoiceFilter(choices=Delivery.Status.choices)
-    reason = django_filters.ChoiceFilter(label="Suppressed by", choices=Channel.choices)
+    reason = django_filters.ChoiceFilter(label="Suppressed by", choices=Delivery.SUPPRESSED_BY)
     event = django_filters.ChoiceFilter(
         label="ESP reported", field_name="events__kind", choices=DeliveryEvent.Kind.choices
     )
@@ -294,6 +294,7 @@ class CampaignViewSet(ModelViewSet):
         StatusTagColumn("status", label="Status", accessor="get_status_display", primary=status_tag_primary),
         DateColumn("scheduled_at", label="Scheduled"),
         DateColumn("finished_at", label="Finished"),
+        Column("pause_reason", label="Paused because"),
     ]
     list_filter = ["status"]
     search_fields = ["name"]

@@ -12,7 +12,9 @@ from django.core.mail import mailers
 from django.db.models import Q
 from django.utils import timezone
 
+from campaigns.audiences.engagement import capped_ids
 from campaigns.models import Campaign, Delivery
+from campaigns.reports.deliverability import guard
 from suppression import policy
 from suppression.models import Stream
 
@@ -61,19 +63,23 @@ def promotional_gateway():
 
 
 def deliver(campaign, deliveries, keeper):
-    """Re-check suppression for the batch in hand (invariant 3), then send it in chunks,
-    writing outcomes after each so a killed worker can repeat at most one chunk. Raises
-    BackendUnavailable (the rows still held by `keeper` unsent) when the backend is down."""
+    """Re-check suppression and the frequency cap for the batch in hand (invariant 3), then
+    send it in chunks, writing outcomes after each so a killed worker can repeat at most one
+    chunk. Raises BackendUnavailable (the rows still held by `keeper` unsent) when the backend
+    is down."""
     blocked = policy.blocked_by_hash([d.contact.email_hash for d in deliveries], Stream.PROMOTIONAL)
+    capped = capped_ids(d.contact_id for d in deliveries)
     recorder = Recorder(campaign.pk)
     to_send = []
     for delivery in deliveries:
         channel = blocked.get(delivery.contact.email_hash)
         if channel:
             recorder.add(delivery, Delivery.Status.SUPPRESSED, channel)
+        elif delivery.contact_id in capped:
+            recorder.add(delivery, Delivery.Status.SUPPRESSED, Delivery.FREQUENCY_CAP)
         else:
             to_send.append(delivery)
-    status, _, _ = recorder.flush()
+    status, _, failed_before = recorder.flush()
     keeper.hold(to_send)
     if not to_send:
         return
@@ -99,6 +105,9 @@ def deliver(campaign, deliveries, keeper):
             if status == Status.SENDING and failure_rate_too_high(sent, failed):
                 pause(campaign.pk, reason=f"Paused automatically: too many failures. Last error: {last_error}")
                 status = Status.PAUSED
+            elif status == Status.SENDING and failed > failed_before and guard(campaign.pk):
+                status = Status.PAUSED  # a mailbox rejection at hand-off is a hard bounce too
+            failed_before = failed
 
 
 def send_next_batch(campaign_id, size=None, slot=None):
