@@ -4,7 +4,7 @@ import logging
 
 from celery import shared_task
 
-from campaigns.sending import chains, lifecycle, pipeline
+from campaigns.sending import ab, chains, lifecycle, pipeline
 from campaigns.sending.delivery_errors import BackendUnavailable
 
 from .audiences import import_jobs
@@ -58,6 +58,15 @@ def send_batch(campaign_id, slot, run):
     if handled:
         chains.pass_on(campaign_id, slot)
         send_batch.delay(campaign_id, slot, run + 1)
+
+
+@shared_task
+def settle_subject_tests():
+    """Beat job (and queued by "Pick this winner"): decide the A/B subject tests whose wait
+    is over and send the rest of each decided one its winner."""
+    for campaign_id in ab.settle():
+        if pipeline.still_sending(campaign_id):
+            queue_chains(campaign_id)
 
 
 @shared_task
