@@ -76,7 +76,7 @@ class Membership(models.Model):
         constraints = [models.UniqueConstraint(fields=["audience", "contact"], name="one_membership")]
 
 
-class TestMetric(models.TextChoices):
+class WinnerMetric(models.TextChoices):
     OPENS = "opens", "Opens (as the ESP reports them)"
     CLICKS = "clicks", "Clicks (as the ESP reports them)"
     MANUAL = "manual", "Picked by hand"
@@ -129,7 +129,7 @@ class Campaign(models.Model):
     test_wait = models.DurationField(
         "wait before picking", default=timedelta(hours=4), help_text="How long the test runs, e.g. 4:00:00."
     )
-    test_metric = models.CharField("winner by", max_length=8, choices=TestMetric.choices, default=TestMetric.OPENS)
+    test_metric = models.CharField("winner by", max_length=8, choices=WinnerMetric.choices, default=WinnerMetric.OPENS)
     test_ends_at = models.DateTimeField(null=True, blank=True, editable=False)
     test_released_at = models.DateTimeField(null=True, blank=True, editable=False)
     winner = models.ForeignKey(

@@ -49,6 +49,7 @@ from .permissions import SEND_TEST
 Status = Campaign.Status
 EDITABLE = (Status.DRAFT, Status.SCHEDULED)
 AUTHORS = ("campaigns.add_campaign", "campaigns.change_campaign")
+TEST_SETTINGS = ("test_share", "test_wait", "test_metric")
 
 
 def for_campaign_authors(view):
@@ -173,9 +174,21 @@ class CampaignForm(WagtailAdminModelForm):
             message = "No segments yet. A segment is a saved rule (tag, country, purchases…); make one under Segments."
             self.fields["segments"].help_text = message
             self.fields["excluded_segments"].help_text = "No segments yet."
+        for name in TEST_SETTINGS:
+            self.fields[name].required = False
         if self.instance.pk:
             for variant in self.instance.variants.all():
                 self.initial[f"subject_{variant.label.lower()}"] = variant.subject
+
+    @functools.cached_property
+    def changed_data(self):
+        """Test settings a post leaves out keep their values: not a change."""
+        return [
+            name
+            for name in super().changed_data
+            if name not in TEST_SETTINGS
+            or not self[name].field.widget.value_omitted_from_data(self.data, self.files, self.add_prefix(name))
+        ]
 
     def subjects(self):
         """The variant subjects typed in, in order, empty ones left out."""
@@ -183,6 +196,9 @@ class CampaignForm(WagtailAdminModelForm):
 
     def clean(self):
         cleaned = super().clean()
+        for name in TEST_SETTINGS:  # optional: left empty, they keep what they were
+            if cleaned.get(name) in (None, ""):
+                cleaned[name] = getattr(self.instance, name)
         if len(self.subjects()) == 1:
             self.add_error("subject_b", "An A/B test needs at least two subjects; leave them all empty for none.")
         return cleaned

@@ -15,7 +15,7 @@ from django.db import connection, transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 
-from campaigns.models import Campaign, Delivery, DeliveryEvent, SubjectVariant, TestMetric
+from campaigns.models import Campaign, Delivery, DeliveryEvent, SubjectVariant, WinnerMetric
 
 logger = logging.getLogger(__name__)
 LABELS = "ABCD"
@@ -38,7 +38,7 @@ def start_test(campaign, tested):
     with connection.cursor() as cursor:
         cursor.execute(
             f"""
-            UPDATE {table} SET status = %s, variant_id = CASE pick.n % %s {cases} END
+            UPDATE {table} SET status = %s, variant_id = CASE pick.n %% %s {cases} END
             FROM (
                 SELECT id, row_number() OVER (ORDER BY random()) - 1 AS n
                 FROM {table} WHERE campaign_id = %s AND status = %s
@@ -106,7 +106,7 @@ def figures(campaign):
 def best(campaign):
     """The variant with the highest open (or click) rate among those sent; ties go to the first."""
     rows = figures(campaign)
-    rate = "click_rate" if campaign.test_metric == TestMetric.CLICKS else "open_rate"
+    rate = "click_rate" if campaign.test_metric == WinnerMetric.CLICKS else "open_rate"
     return max(rows, key=lambda row: (getattr(row, rate), -rows.index(row))).variant
 
 
@@ -151,7 +151,7 @@ def settle(now=None):
     release the rest of every decided test. Returns the ids of the campaigns released."""
     now = now or timezone.now()
     running = Campaign.objects.filter(status__in=OPEN, test_ends_at__isnull=False, test_released_at__isnull=True)
-    for campaign in running.filter(winner__isnull=True, test_ends_at__lte=now).exclude(test_metric=TestMetric.MANUAL):
+    for campaign in running.filter(winner__isnull=True, test_ends_at__lte=now).exclude(test_metric=WinnerMetric.MANUAL):
         choose(campaign.pk, best(campaign).pk)
     decided = running.filter(winner__isnull=False).values_list("pk", flat=True)
     return [campaign_id for campaign_id in decided if release(campaign_id) is not None]
