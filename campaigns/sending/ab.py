@@ -126,6 +126,12 @@ def undecided(campaign):
     return campaign.test_ends_at is not None and campaign.winner_id is None and campaign.status in OPEN
 
 
+def holding(campaign_id):
+    """True while the campaign's test holds the rest of its audience (no winner sent yet):
+    asked of the campaign, since held rows have no index of their own."""
+    return Campaign.objects.filter(pk=campaign_id, test_ends_at__isnull=False, test_released_at__isnull=True).exists()
+
+
 def release(campaign_id):
     """The held rest gets the winner's subject: held rows back to pending, once. Returns how
     many, or None when the campaign has no winner yet or was released already."""

@@ -17,7 +17,7 @@ from campaigns.models import Campaign, Delivery
 from suppression import policy
 from suppression.models import Stream
 
-from . import ratelimit
+from . import ab, ratelimit
 from .builders import builder_for
 from .chains import Keeper
 from .claims import claim, reclaim_stale, release
@@ -138,9 +138,9 @@ def send_next_batch(campaign_id, size=None, slot=None):
 
 
 def finish_if_done(campaign_id):
-    """Sent once no delivery is pending, claimed or held for an A/B test's winner."""
-    open_rows = Q(status__in=(Delivery.Status.PENDING, Delivery.Status.CLAIMED, Delivery.Status.HELD))
-    if Delivery.objects.filter(open_rows, campaign_id=campaign_id).exists():
+    """Sent once no delivery is pending or claimed and no A/B test holds the rest."""
+    open_rows = Q(status=Delivery.Status.PENDING) | Q(status=Delivery.Status.CLAIMED)
+    if Delivery.objects.filter(open_rows, campaign_id=campaign_id).exists() or ab.holding(campaign_id):
         return False
     return bool(
         Campaign.objects.filter(pk=campaign_id, status=Status.SENDING).update(

@@ -4,8 +4,10 @@ the variants, real Postmark Open and Click webhooks posted to anymail's webhook 
 the winner, or a marketer picks it on the report; the rest gets the winner, nobody twice."""
 
 import base64
+import collections
 import email
 import json
+import time
 from datetime import timedelta
 from email import policy as email_policy
 
@@ -13,7 +15,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from campaigns import checklist
+from campaigns import checklist, tasks
 from campaigns.models import Campaign, Delivery, SubjectVariant, WinnerMetric
 from campaigns.sending import ab, lifecycle, snapshot
 from tests.campaigns.admin.test_campaigns import make_user
@@ -247,3 +249,32 @@ def test_the_checklist_refuses_one_subject_and_unknown_merge_fields(sender_setti
     problems = checklist.check(campaign).problems
     assert "Subject A has unknown merge fields: {nickname}." in problems
     assert "An A/B subject test needs at least two subjects." in problems
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_two_real_workers_send_the_test_then_beats_job_sends_the_winner_to_the_rest(start_worker, smtp_inbox):
+    people = [(f"w{number:03d}@example.com", f"W{number}") for number in range(300)]
+    campaign = make_campaign(make_page(), make_audience("Workers", people))
+    Campaign.objects.filter(pk=campaign.pk).update(test_share=20)
+    SubjectVariant.objects.bulk_create(
+        SubjectVariant(campaign=campaign, label=label, subject=subject)
+        for label, subject in zip(ab.LABELS, SUBJECTS, strict=False)
+    )
+    for _ in range(2):
+        start_worker("promotional", MAILROOM_SEND_CHAINS="2", MAILROOM_BATCH_SIZE="25")
+    lifecycle.schedule(campaign)
+    tasks.start_campaign.delay(campaign.pk)
+    assert len(smtp_inbox.wait_for(60)) == 60
+    time.sleep(1)
+    assert len(smtp_inbox.messages) == 60  # the rest waits for the winner
+    wait_is_over(campaign)
+    tasks.settle_subject_tests.delay()  # as beat queues it
+    smtp_inbox.wait_for(300, timeout=120)
+    deadline = time.monotonic() + 30
+    while Campaign.objects.get(pk=campaign.pk).status != Campaign.Status.SENT and time.monotonic() < deadline:
+        time.sleep(0.2)
+    counts = collections.Counter(smtp_inbox.recipients())
+    assert len(counts) == 300 and max(counts.values()) == 1
+    campaign.refresh_from_db()
+    assert campaign.status == Campaign.Status.SENT and campaign.winner.label == "A"  # no opens over SMTP: a tie
+    assert sum(1 for *_, content in smtp_inbox.messages if "winter deals" in str(parsed(content)["Subject"])) == 260
