@@ -186,6 +186,9 @@ def test_a_marketer_picks_the_winner_on_the_report(client, outbox_dir):
 
     assert ab.settle() == [campaign.pk]  # the task the pick queued, run here
     send_until_idle(campaign)
+    report = client.get(reverse("campaign:inspect", args=[campaign.pk])).content.decode()
+    assert "Subject C won." in report and report.count("Winner") == 1
+    assert report.index('data-variant="C"') < report.index("Winner")
     rest = Delivery.objects.filter(campaign=campaign).exclude(variant__label__in=["A", "B"])
     assert rest.count() == 16  # C: its 2 of the test share (6: 2 each) and the 14 held
     assert set(rest.values_list("status", flat=True)) == {Delivery.Status.SENT}
