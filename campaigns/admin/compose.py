@@ -313,6 +313,7 @@ class ReviewPanel(Panel):
             context.update(
                 campaign=campaign,
                 checklist=checklist.check(campaign),
+                variants=list(campaign.variants.all()),
                 web_url=web_version_url(campaign),
                 urls=review_urls(campaign),
                 test_address=self.request.user.email,

@@ -169,5 +169,6 @@ def test_subject_variants_are_optional_and_saved_as_a_b_c(client, marketer, send
     assert (campaign.test_share, campaign.test_wait, campaign.test_metric) == (25, timedelta(hours=2), "clicks")
     edit = text(client.get(reverse("campaign:edit", args=[campaign.pk])))
     assert 'value="{first_name}, spring"' in edit
+    assert "Subject test: 25% get one of" in edit and "best click rate" in edit
     client.post(reverse("campaign:edit", args=[campaign.pk]), base)  # subjects emptied: no test
     assert not campaign.variants.exists()
