@@ -127,7 +127,10 @@ class Campaign(models.Model):
         help_text="Share of the audience that gets the subject variants, at random.",
     )
     test_wait = models.DurationField(
-        "wait before picking", default=timedelta(hours=4), help_text="How long the test runs, e.g. 4:00:00."
+        "wait before picking",
+        default=timedelta(hours=4),
+        validators=[MinValueValidator(timedelta(0))],
+        help_text="How long the test runs, e.g. 4:00:00.",
     )
     test_metric = models.CharField("winner by", max_length=8, choices=WinnerMetric.choices, default=WinnerMetric.OPENS)
     test_ends_at = models.DateTimeField(null=True, blank=True, editable=False)
