@@ -234,11 +234,6 @@ CELERY_BEAT_SCHEDULE = {
         "task": "campaigns.tasks.start_due_campaigns",
         "schedule": MAILROOM_SCHEDULER_INTERVAL,
     },
-    # A/B subject tests whose wait is over get their winner (campaigns.sending.ab).
-    "settle-subject-tests": {
-        "task": "campaigns.tasks.settle_subject_tests",
-        "schedule": MAILROOM_SCHEDULER_INTERVAL,
-    },
     "requeue-account-mail": {
         "task": "accountmail.tasks.requeue_unsent",
         "schedule": MAILROOM_SCHEDULER_INTERVAL,

@@ -271,7 +271,7 @@ def test_two_real_workers_send_the_test_then_beats_job_sends_the_winner_to_the_r
     time.sleep(1)
     assert len(smtp_inbox.messages) == 60  # the rest waits for the winner
     wait_is_over(campaign)
-    tasks.settle_subject_tests.delay()  # as beat queues it
+    tasks.start_due_campaigns.delay()  # as beat queues it
     smtp_inbox.wait_for(300, timeout=120)
     deadline = time.monotonic() + 30
     while Campaign.objects.get(pk=campaign.pk).status != Campaign.Status.SENT and time.monotonic() < deadline:
