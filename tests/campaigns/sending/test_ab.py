@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from campaigns import checklist, tasks
 from campaigns.models import Campaign, Delivery, SubjectVariant, WinnerMetric
-from campaigns.sending import ab, lifecycle, snapshot
+from campaigns.sending import ab, lifecycle, pipeline, snapshot
 from tests.campaigns.admin.test_campaigns import make_user
 from tests.factories import make_audience, make_campaign, make_page, send_until_idle
 
@@ -281,3 +281,18 @@ def test_two_real_workers_send_the_test_then_beats_job_sends_the_winner_to_the_r
     campaign.refresh_from_db()
     assert campaign.status == Campaign.Status.SENT and campaign.winner.label == "A"  # no opens over SMTP: a tie
     assert sum(1 for *_, content in smtp_inbox.messages if "winter deals" in str(parsed(content)["Subject"])) == 260
+
+
+def test_a_paused_campaign_gets_its_winner_but_sends_it_only_when_resumed(outbox_dir):
+    campaign = ab_campaign(share=40)
+    send_until_idle(campaign)
+    assert lifecycle.pause(campaign.pk)
+    wait_is_over(campaign)
+    assert ab.settle() == [campaign.pk]
+    assert Delivery.objects.filter(campaign=campaign, status=Delivery.Status.PENDING).count() == 12
+    assert pipeline.send_next_batch(campaign.pk) == 0  # paused: nothing goes
+    assert len(recipients_in(outbox_dir)) == 8
+    assert lifecycle.resume(campaign.pk)
+    send_until_idle(campaign)
+    assert sorted(recipients_in(outbox_dir)) == sorted(first_names())
+    assert Campaign.objects.get(pk=campaign.pk).status == Campaign.Status.SENT
