@@ -12,6 +12,7 @@ from django.utils.timezone import localtime
 from campaigns.audiences import engagement
 from campaigns.audiences.targeting import reach, recipients
 from cms import checklist as content_checklist
+from cms.merge import unknown_fields
 from cms.rendering import sender_settings
 
 
@@ -56,6 +57,8 @@ def check(campaign):
                 f"The email “{page.title}” has a draft that differs from what will be sent: the campaign sends the "
                 f"version published{since}. Publish the draft to send it instead."
             )
+    if campaign.pk:
+        problems += subject_test_problems(campaign)
     contacts = recipients(campaign)
     targeted, reachable = reach(contacts)
     if not reachable:
@@ -85,3 +88,16 @@ def audience_warnings(contacts):
                 "people who no longer read hurts delivery for everyone: consider a segment that leaves them out."
             )
     return warnings
+
+
+def subject_test_problems(campaign):
+    """An A/B test's subjects take the same merge fields as the email's own."""
+    subjects = list(campaign.variants.values_list("label", "subject"))
+    found = [
+        f"Subject {label} has unknown merge fields: {', '.join('{' + name + '}' for name in unknown)}."
+        for label, subject in subjects
+        if (unknown := unknown_fields(subject))
+    ]
+    if len(subjects) == 1:
+        found.append("An A/B subject test needs at least two subjects.")
+    return found

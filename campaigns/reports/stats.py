@@ -27,6 +27,7 @@ class Progress:
     total: int = 0
     pending: int = 0
     claimed: int = 0
+    held: int = 0  # waiting for an A/B subject test's winner
     sent: int = 0
     failed: int = 0
     suppressed: int = 0
@@ -34,6 +35,10 @@ class Progress:
     @property
     def done(self):
         return self.sent + self.failed + self.suppressed
+
+    @property
+    def waiting(self):
+        return self.pending + self.claimed + self.held
 
     @property
     def percent(self):
@@ -45,7 +50,7 @@ class Progress:
             "status_label": self.status_label,
             "pause_reason": self.pause_reason,
             "total": self.total,
-            "pending": self.pending + self.claimed,
+            "pending": self.waiting,
             "sent": self.sent,
             "failed": self.failed,
             "suppressed": self.suppressed,

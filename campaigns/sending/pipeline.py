@@ -6,6 +6,7 @@ or assumes a single worker (invariant 6); starting a campaign is in lifecycle an
 """
 
 from contextlib import contextmanager
+from itertools import groupby
 
 from django.conf import settings
 from django.core.mail import mailers
@@ -18,7 +19,7 @@ from campaigns.reports.deliverability import guard
 from suppression import policy
 from suppression.models import Stream
 
-from . import ratelimit
+from . import ab, ratelimit
 from .builders import builder_for
 from .chains import Keeper
 from .claims import claim, reclaim_stale, release
@@ -80,18 +81,19 @@ def deliver(campaign, deliveries, keeper):
         else:
             to_send.append(delivery)
     status, _, failed_before = recorder.flush()
+    to_send.sort(key=lambda delivery: delivery.variant_id or 0)
     keeper.hold(to_send)
     if not to_send:
         return
     with promotional_gateway() as gateway:
-        builder = builder_for(campaign, gateway.backend)
-        size = chunk_size(builder)
-        for start in range(0, len(to_send), size):
-            chunk, rest = to_send[start : start + size], to_send[start + size :]
+        done = 0
+        for builder, chunk in chunks_by_variant(campaign, to_send, gateway.backend):
+            rest = to_send[done + len(chunk) :]
             if status != Status.SENDING:  # paused or cancelled since the batch began
                 keeper.hold(())
-                release(to_send[start:])
+                release(to_send[done:])
                 return
+            done += len(chunk)
             ratelimit.acquire(Stream.PROMOTIONAL, len(chunk))
             outcomes = builder.send(gateway, chunk)
             keeper.hold(rest)
@@ -108,6 +110,18 @@ def deliver(campaign, deliveries, keeper):
             elif status == Status.SENDING and failed > failed_before and guard(campaign.pk):
                 status = Status.PAUSED  # a mailbox rejection at hand-off is a hard bounce too
             failed_before = failed
+
+
+def chunks_by_variant(campaign, deliveries, backend):
+    """(builder, chunk) in turn: one builder per subject variant (campaigns.sending.ab; one
+    for a campaign without a test), from the email frozen with that variant's subject.
+    `deliveries` come sorted by variant."""
+    for _, group in groupby(deliveries, key=lambda delivery: delivery.variant_id):
+        group = list(group)
+        builder = builder_for(campaign.for_variant(group[0].variant), backend)
+        size = chunk_size(builder)
+        for start in range(0, len(group), size):
+            yield builder, group[start : start + size]
 
 
 def send_next_batch(campaign_id, size=None, slot=None):
@@ -133,8 +147,9 @@ def send_next_batch(campaign_id, size=None, slot=None):
 
 
 def finish_if_done(campaign_id):
+    """Sent once no delivery is pending or claimed and no A/B test holds the rest."""
     open_rows = Q(status=Delivery.Status.PENDING) | Q(status=Delivery.Status.CLAIMED)
-    if Delivery.objects.filter(open_rows, campaign_id=campaign_id).exists():
+    if Delivery.objects.filter(open_rows, campaign_id=campaign_id).exists() or ab.holding(campaign_id):
         return False
     return bool(
         Campaign.objects.filter(pk=campaign_id, status=Status.SENDING).update(
