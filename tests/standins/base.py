@@ -30,6 +30,12 @@ class Request:
     def json(self):
         return json.loads(self.raw) if self.raw else {}
 
+    def parsed(self):
+        """The body as the API reads it: JSON, or form fields."""
+        if "json" in self.headers.get("content-type", "json"):
+            return self.json()
+        return self.form()
+
     def form(self):
         """Form fields as lists of values (urlencoded or multipart/form-data)."""
         content_type = self.headers.get("content-type", "")
@@ -80,7 +86,7 @@ class Api:
     def call(self, request, recipients):
         self.calls.append(recipients)
         if self.record:
-            self.payloads.append(request.raw.decode())
+            self.payloads.append(request.parsed())
 
     def outage_now(self):
         now = time.monotonic()
@@ -222,7 +228,7 @@ class StandIn:
         return self._control("messages")["messages"]
 
     def payloads(self):
-        """The raw body of every send call (recording only)."""
+        """The body of every send call as the API parsed it (recording only)."""
         return self._control("payloads")["payloads"]
 
     def count(self):
