@@ -32,7 +32,7 @@ from tests.standins import esps
 from tests.standins.postmark import StandInPostmark
 
 RECIPIENTS = int(os.environ.get("BENCH_RECIPIENTS", "100000"))
-ESP_RECIPIENTS = int(os.environ.get("BENCH_ESP_RECIPIENTS", "10000"))
+ESP_RECIPIENTS = int(os.environ.get("BENCH_ESP_RECIPIENTS", "5000"))
 ESP_GOALS = {"mailgun": 8_000}  # recipients/s; every ESP's goal is also a ratio of at least 0.8
 BASELINE_SAMPLE = int(os.environ.get("BENCH_BASELINE_SAMPLE", "20000"))
 POSTMARK = "anymail.backends.postmark.EmailBackend"
