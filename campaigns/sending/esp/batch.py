@@ -10,6 +10,7 @@ from suppression.gateway import ONE_CLICK, HeaderInjection, Outcome, refuse_line
 from suppression.models import Stream
 
 from ..personalise import merge_values
+from .addresses import split, take_split_recipients
 from .slots import TemplateSlots
 
 
@@ -46,6 +47,7 @@ class BatchBuilder:
         self.alias = f"mailroom-campaign-{campaign.pk}"
         if esp.stored_template:
             esp.stored_template(backend, self.alias, *(part.template for part in self.parts))
+        take_split_recipients(backend, esp.payload)
 
     def build(self, chunk):
         subject, html, text = (part.template for part in self.parts)
@@ -53,7 +55,7 @@ class BatchBuilder:
         message = BatchEmail(
             self,
             from_email=self.from_email,
-            to=[d.contact.email for d in chunk],
+            to=[split(d.contact.email) for d in chunk],
             reply_to=self.reply_to,
             subject="" if stored else subject,
             body="" if stored else text,
@@ -81,6 +83,7 @@ class BatchBuilder:
             message.merge_metadata[address] = {"campaign": str(self.campaign_id), "delivery": str(delivery.pk)}
             message.unsubscribe_urls.add(values["unsubscribe_url"])
         message.mailroom_stream = Stream.PROMOTIONAL
+        message.recipients_split = True
         return message
 
     def send(self, gateway, chunk):

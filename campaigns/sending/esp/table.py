@@ -8,13 +8,7 @@ no per-recipient merge data in a batch, so it is absent and sends one message pe
 
 from dataclasses import dataclass, field
 
-from anymail.backends.amazon_ses import EmailBackend as AmazonSesBackend
-from anymail.backends.brevo import EmailBackend as BrevoBackend
-from anymail.backends.mailgun import EmailBackend as MailgunBackend
-from anymail.backends.mailjet import EmailBackend as MailjetBackend
-from anymail.backends.postmark import EmailBackend as PostmarkBackend
-from anymail.backends.sendgrid import EmailBackend as SendGridBackend
-from anymail.backends.sparkpost import EmailBackend as SparkPostBackend
+from anymail.backends import amazon_ses, brevo, mailgun, mailjet, postmark, sendgrid, sparkpost
 
 from . import templates
 
@@ -25,6 +19,7 @@ SENT = frozenset({"sent", "queued"})
 class Esp:
     name: str
     backend: type
+    payload: type  # the anymail payload class of its batch call
     batch_limit: int  # recipients per API call, the ESP's own limit
     placeholder: str  # a raw (non-escaping) variable in the ESP's syntax; VAR is its name
     key: str = "VAR"  # the variable's name in anymail's merge_data
@@ -36,15 +31,36 @@ class Esp:
 
 
 ESPS = (
-    Esp("postmark", PostmarkBackend, 500, "{{{VAR}}}", stored_template=templates.postmark),
-    Esp("mailgun", MailgunBackend, 1000, "%recipient.VAR%"),
+    Esp(
+        "postmark",
+        postmark.EmailBackend,
+        postmark.PostmarkPayload,
+        500,
+        "{{{VAR}}}",
+        stored_template=templates.postmark,
+    ),
+    Esp("mailgun", mailgun.EmailBackend, mailgun.MailgunPayload, 1000, "%recipient.VAR%"),
     # Legacy substitutions: plain text replacement of the key, so key and placeholder agree.
-    Esp("sendgrid", SendGridBackend, 1000, "-mr.VAR-", key="-mr.VAR-"),
-    Esp("sparkpost", SparkPostBackend, 1000, "{{{VAR}}}", sent=SENT | {"unknown"}),
-    Esp("brevo", BrevoBackend, 1000, "{{ params.VAR }}"),
+    Esp("sendgrid", sendgrid.EmailBackend, sendgrid.SendGridPayload, 1000, "-mr.VAR-", key="-mr.VAR-"),
+    Esp("sparkpost", sparkpost.EmailBackend, sparkpost.SparkPostPayload, 1000, "{{{VAR}}}", sent=SENT | {"unknown"}),
+    Esp("brevo", brevo.EmailBackend, brevo.BrevoPayload, 1000, "{{ params.VAR }}"),
     # Mailjet substitutes only with its template language switched on; 50 messages per call.
-    Esp("mailjet", MailjetBackend, 50, '{{var:VAR:""}}', esp_extra={"Globals": {"TemplateLanguage": True}}),
-    Esp("amazon_ses", AmazonSesBackend, 50, "{{{VAR}}}", stored_template=templates.amazon_ses),
+    Esp(
+        "mailjet",
+        mailjet.EmailBackend,
+        mailjet.MailjetPayload,
+        50,
+        '{{var:VAR:""}}',
+        esp_extra={"Globals": {"TemplateLanguage": True}},
+    ),
+    Esp(
+        "amazon_ses",
+        amazon_ses.EmailBackend,
+        amazon_ses.AmazonSESV2SendBulkEmailPayload,
+        50,
+        "{{{VAR}}}",
+        stored_template=templates.amazon_ses,
+    ),
 )
 
 
