@@ -1,11 +1,13 @@
 """Send-engine figures through real Redis, PostgreSQL and two worker processes.
 
 send_esp_batch, send_esp_single (anymail's Postmark backend → stand-in Postmark API on
-loopback) and send_smtp (→ aiosmtpd on loopback), each against a baseline: the same
-messages built and handed to the same sink in this one process, with no database or
-broker. worker_peak_rss_mb at 10,000 and 100,000 recipients; snapshot_1m_s against a
-plain INSERT … SELECT of the same rows; ab_split_1m_s (an A/B subject test's start)
-against the plain snapshot of the same audience.
+loopback), send_esp_batch_<esp> for every ESP with a stand-in (BENCH_ESP_RECIPIENTS each;
+Resend sends one message per call) and send_smtp (→ aiosmtpd on loopback), each against a
+baseline: the same messages built by the same builder and handed to the same anymail
+backend and sink in this one process, with no database or broker. worker_peak_rss_mb at
+10,000 and 100,000 recipients; snapshot_1m_s against a plain INSERT … SELECT of the same
+rows; ab_split_1m_s (an A/B subject test's start) against the plain snapshot of the same
+audience.
 
 crash_recovery_s and crash_duplicates (`make bench ONLY=sending:crash` alone): the only
 promotional worker is killed with SIGKILL mid-campaign and a replacement started at once,
@@ -28,9 +30,12 @@ from django.db import connection, transaction
 from bench.database import seed_audience
 from bench.report import emit
 from tests.services import Beat, Inbox, SmtpServer, SmtpSink, Worker, forget_queued_tasks, smtp_mailer_env
+from tests.standins import esps
 from tests.standins.postmark import StandInPostmark
 
 RECIPIENTS = int(os.environ.get("BENCH_RECIPIENTS", "100000"))
+ESP_RECIPIENTS = int(os.environ.get("BENCH_ESP_RECIPIENTS", "5000"))
+ESP_GOALS = {"mailgun": 8_000}  # recipients/s; every ESP's goal is also a ratio of at least 0.8
 BASELINE_SAMPLE = int(os.environ.get("BENCH_BASELINE_SAMPLE", "20000"))
 POSTMARK = "anymail.backends.postmark.EmailBackend"
 CAMPAIGN_TIMEOUT = 900
@@ -139,20 +144,41 @@ def baseline(backend, deliveries):
     return len(deliveries) / (time.perf_counter() - started)
 
 
-def bench_esp(postmark, audience, batch):
-    from anymail.backends.postmark import EmailBackend
+def bench_esp(name, server, audience, batch, baseline_count):
+    """(recipients/s through the workers, the in-process baseline's, worker peak RSS MB)."""
     from django.test import override_settings
+    from django.utils.module_loading import import_string
 
-    options = {"api_url": postmark.api_url, "server_token": "bench"}
+    options = esps.options(name, server)
     env = {
-        "MAILROOM_PROMOTIONAL_BACKEND": POSTMARK,
+        "MAILROOM_PROMOTIONAL_BACKEND": esps.backend_path(name),
         "MAILROOM_PROMOTIONAL_OPTIONS": json.dumps(options),
         "MAILROOM_ESP_BATCH": "1" if batch else "0",
     }
     rate, rss = run_campaign(audience, env)
     with override_settings(MAILROOM_ESP_BATCH=batch):
-        base = baseline(EmailBackend(alias="bench", **options), contacts(RECIPIENTS if batch else BASELINE_SAMPLE))
+        backend = import_string(esps.backend_path(name))(alias="bench", **options)
+        base = baseline(backend, contacts(baseline_count))
     return rate, base, rss
+
+
+def esp_batches():
+    """send_esp_batch_<esp>: each ESP's batch path (Resend's one message per call) to its
+    stand-in, ESP_RECIPIENTS recipients each."""
+    from campaigns.sending.esp.table import ESPS
+
+    ensure_sender()
+    batched = {esp.name for esp in ESPS}
+    for name in esps.ESPS:
+        audience = seed_audience(f"esp-{name}", ESP_RECIPIENTS)
+        server = esps.start(name, record=False)
+        try:
+            rate, base, _ = bench_esp(name, server, audience, True, ESP_RECIPIENTS)
+        finally:
+            server.stop()
+        path = "batch" if name in batched else "one message per call"
+        goal = ESP_GOALS.get(name, "ratio >= 0.8")
+        emit(f"send_esp_batch_{name}", rate, "recipients/s", base, recipients=ESP_RECIPIENTS, path=path, goal=goal)
 
 
 def run():
@@ -163,9 +189,9 @@ def run():
     small = seed_audience("small", RECIPIENTS // 10)
     postmark = StandInPostmark(record=False).start()
     try:
-        rate, base, rss_big = bench_esp(postmark, big, batch=True)
+        rate, base, rss_big = bench_esp("postmark", postmark, big, True, RECIPIENTS)
         emit("send_esp_batch", rate, "recipients/s", base, recipients=RECIPIENTS, goal=10_000)
-        _, _, rss_small = bench_esp(postmark, small, batch=True)
+        _, _, rss_small = bench_esp("postmark", postmark, small, True, RECIPIENTS // 10)
         emit(
             "worker_peak_rss_mb",
             rss_big,
@@ -175,10 +201,11 @@ def run():
             at_10k_mb=rss_small,
             goal="under 250 and flat",
         )
-        rate, base, _ = bench_esp(postmark, big, batch=False)
+        rate, base, _ = bench_esp("postmark", postmark, big, False, BASELINE_SAMPLE)
         emit("send_esp_single", rate, "messages/s", base, recipients=RECIPIENTS, goal=2_000)
     finally:
         postmark.stop()
+    esp_batches()
 
     sink = SmtpSink().start()
     try:

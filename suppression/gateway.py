@@ -66,7 +66,10 @@ def check_header_values(message):
 
 
 def bare_address(recipient):
-    """The addr-spec of a recipient; campaign mail uses bare addresses, so skip the parser."""
+    """The addr-spec of a recipient; campaign mail uses bare addresses (or, in an ESP batch,
+    anymail's EmailAddress split already), so skip the parser."""
+    if not isinstance(recipient, str):
+        return recipient.addr_spec
     return recipient if "<" not in recipient else parseaddr(recipient)[1]
 
 

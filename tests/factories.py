@@ -93,6 +93,16 @@ def make_big_audience(name, count, domain="example.com"):
     return audience
 
 
+def stored_without_checks(audience, email, first_name="Eve"):
+    """A contact as old data or a direct database write could hold it: past the validator."""
+    from suppression.addresses import address_hash
+
+    [contact] = Contact.objects.bulk_create(
+        [Contact(email=email, email_hash=address_hash(email), first_name=first_name)]
+    )
+    Membership.objects.create(audience=audience, contact=contact)
+
+
 def started_campaign(people):
     """A campaign to `people` (email, first name), frozen and snapshotted, ready to send."""
     from campaigns.sending import lifecycle

@@ -4,7 +4,8 @@ later, give up, or give up and suppress.
 The backend is unavailable (an outage, not the recipient's doing: no attempt is spent, the
 chain backs off): connection errors and timeouts, SMTP 421, ESP API 429 and 5xx. SMTP
 reply codes otherwise: 4xx transient, 5xx permanent; 550/551/553 (and 5.1.x enhanced
-codes) name a mailbox that does not exist. Other ESP 4xx are permanent; anymail's
+codes) name a mailbox that does not exist. Other ESP 4xx are permanent (Amazon SES's
+status is read from boto3's response); anymail's
 "recipients refused" (e.g. Postmark's inactive recipient) is a mailbox problem.
 """
 
@@ -43,6 +44,16 @@ def _smtp_kind(code, text):
     return PERMANENT
 
 
+def _http_status(error):
+    """The HTTP status of the ESP's answer: anymail's, else from boto3's response metadata
+    (Amazon SES, whose errors anymail passes on with the parsed response)."""
+    status = getattr(error, "status_code", None)
+    response = getattr(error, "response", None)
+    if status is None and isinstance(response, dict):
+        status = response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+    return status
+
+
 def classify(error):
     if isinstance(error, smtplib.SMTPRecipientsRefused):
         code, text = next(iter(error.recipients.values()))
@@ -52,7 +63,7 @@ def classify(error):
     if isinstance(error, AnymailRecipientsRefused):
         return MAILBOX
     if isinstance(error, AnymailAPIError):
-        status = getattr(error, "status_code", None)
+        status = _http_status(error)
         if status is None or status == 429 or status >= 500:
             return UNAVAILABLE
         return PERMANENT

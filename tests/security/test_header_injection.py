@@ -15,26 +15,17 @@ from django.core.mail import EmailMessage, mailers
 from accountmail import handoff
 from accountmail.models import AccountMessage
 from accountmail.tasks import send_account_email, send_account_message
-from campaigns.models import Contact, Delivery, Membership
+from campaigns.models import Delivery
 from campaigns.proofs import send_test
 from cms.models import EmailPage
 from config.settings.base import gateway_mailer
-from suppression.addresses import address_hash
 from suppression.gateway import HeaderInjection
-from tests.factories import make_audience, make_campaign, make_page, send_until_idle
+from tests.factories import make_audience, make_campaign, make_page, send_until_idle, stored_without_checks
 from tests.security.staff import staff_user
 
 pytestmark = pytest.mark.django_db
 SPY = "spy@evil.example"
 INJECTED = f"\r\nBcc: {SPY}"
-
-
-def stored_without_checks(audience, email, first_name="Eve"):
-    """A contact as old data or a direct database write could hold it: past the validator."""
-    [contact] = Contact.objects.bulk_create(
-        [Contact(email=email, email_hash=address_hash(email), first_name=first_name)]
-    )
-    Membership.objects.create(audience=audience, contact=contact)
 
 
 @pytest.fixture

@@ -100,14 +100,13 @@ def test_permanent_esp_error_fails_with_the_reason(campaign, postmark_mailers):
     assert all("401" in d.reason for d in failed)
 
 
-def test_template_registration_is_idempotent_across_workers(postmark_mailers, settings):
+def test_template_registration_is_idempotent_across_workers(postmark_mailers):
     from anymail.backends.postmark import EmailBackend
 
-    from campaigns.sending import builders
+    from campaigns.sending.esp import templates
 
     backend = EmailBackend(alias="t", api_url=postmark_mailers.api_url, server_token="t")
-    template = {"Name": "n", "Subject": "s", "HtmlBody": "<p>{{{h0}}}</p>", "TextBody": "{{{t0}}}"}
     for _ in range(2):  # a second worker process: its own cache, the template already there
-        builders._registered.clear()
-        builders.register_postmark_template(backend, "mailroom-campaign-race", template)
-    assert ("http://" in postmark_mailers.api_url) and builders._registered
+        templates._registered.clear()
+        templates.postmark(backend, "mailroom-campaign-race", "s", "<p>{{{h0}}}</p>", "{{{t0}}}")
+    assert templates._registered

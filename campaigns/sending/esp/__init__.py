@@ -1,0 +1,1 @@
+"""ESP batch sending: one API call per chunk, the ESP only substituting values we computed."""
