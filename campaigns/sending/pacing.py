@@ -75,7 +75,7 @@ def pace(deliveries):
         rest = members[taken:]
         if rest:
             first = ratelimit.book(name, len(rest), per_second)
-            later += [(delivery, first + n / per_second) for n, delivery in enumerate(rest)]
+            later += [(delivery, first + (n + 1) / per_second) for n, delivery in enumerate(rest)]
             held.update(delivery.pk for delivery in rest)
     return [delivery for delivery in deliveries if delivery.pk not in held], later
 
