@@ -152,7 +152,7 @@ def send_next_batch(campaign_id, size=None, slot=None):
         if not finish_if_done(campaign_id) and pacing.enabled():
             seconds = next_due_in(campaign_id)  # deliveries put off for their provider's rate
             if seconds is not None:
-                raise Waiting(min(seconds, settings.MAILROOM_CLAIM_LEASE_SECONDS / 2))
+                raise Waiting(min(max(seconds, 0.1), settings.MAILROOM_CLAIM_LEASE_SECONDS / 2))
         return 0
     with Keeper(campaign_id, slot) as keeper:
         try:
