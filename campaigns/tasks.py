@@ -57,11 +57,10 @@ def send_batch(campaign_id, slot, run):
         )
         return
     except pipeline.Waiting as waiting:
+        chains.wait(campaign_id, slot, waiting.seconds)
         if waiting.seconds < settings.MAILROOM_CLAIM_LEASE_SECONDS:  # soon: the chain's next task, delayed
-            chains.pass_on(campaign_id, slot)
             send_batch.apply_async((campaign_id, slot, run + 1), countdown=waiting.seconds)
-        else:  # tomorrow's warm-up allowance: beat queues the chain again then
-            chains.wait(campaign_id, slot, waiting.seconds)
+        else:  # tomorrow's warm-up allowance: beat queues the chain again then (no long ETAs)
             logger.info("Campaign %s chain %s: %s", campaign_id, slot, waiting)
         return
     if handled:

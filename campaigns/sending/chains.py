@@ -69,9 +69,13 @@ def pass_on(campaign_id, slot):
 
 
 def wait(campaign_id, slot, seconds):
-    """Nothing to send for now (a warm-up allowance used up): beat queues the chain again
-    after `seconds`."""
-    SendChain.objects.filter(campaign_id=campaign_id, slot=slot).update(lease_until=lease_end(seconds))
+    """Nothing to send for `seconds` (rows put off by pacing, the warm-up allowance used up):
+    the chain's lease runs a lease past them, so beat queues it again should its next task
+    be lost (or, for a wait longer than a lease, was never queued). An outage under way
+    keeps its start time: waiting is not the backend answering."""
+    SendChain.objects.filter(campaign_id=campaign_id, slot=slot).update(
+        lease_until=lease_end(seconds + settings.MAILROOM_CLAIM_LEASE_SECONDS)
+    )
 
 
 def back_off(campaign_id, slot, retry_after=None):

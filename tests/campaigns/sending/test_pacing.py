@@ -9,8 +9,9 @@ import pytest
 import redis
 from django.utils import timezone
 
-from campaigns.models import Campaign, Delivery
-from campaigns.sending import lifecycle, pacing, pipeline, ratelimit
+from campaigns import tasks
+from campaigns.models import Campaign, Delivery, SendChain
+from campaigns.sending import chains, lifecycle, pacing, pipeline, ratelimit
 from tests.factories import make_audience, make_campaign, make_page
 
 pytestmark = pytest.mark.django_db
@@ -136,3 +137,20 @@ def test_a_campaign_waits_for_tomorrows_warmup_allowance(
     assert pipeline.send_next_batch(campaign.pk) == 0
     campaign.refresh_from_db()
     assert (campaign.status, campaign.pause_reason, campaign.sent_count) == (Campaign.Status.SENT, "", 10)
+
+
+def test_a_chain_out_of_warmup_allowance_is_left_for_beat_to_queue_tomorrow(
+    settings, sender_settings, outbox_dir, shared_redis, monkeypatch
+):
+    today = timezone.now().replace(hour=22, minute=0)
+    monkeypatch.setattr(ratelimit, "clock", lambda: today)
+    settings.MAILROOM_WARMUP_SCHEDULE = [6]
+    settings.MAILROOM_WARMUP_START = timezone.localdate(today)
+    campaign = started(GMAIL + OTHERS)
+    (slot, run), _ = chains.open_chains(campaign.pk)
+    tasks.send_batch(campaign.pk, slot, run)  # sends 6, then no next task: beat's lease instead
+    lease_until = SendChain.objects.get(campaign=campaign, slot=slot).lease_until
+    waits = (lease_until - timezone.now()).total_seconds()
+    assert 7200 - 60 < waits - settings.MAILROOM_CLAIM_LEASE_SECONDS <= 7200  # midnight, then a lease
+    assert len(by_status(campaign)["sent"]) == 6
+    assert (slot, run + 1) not in [(s, r) for _, s, r in chains.due()]
