@@ -1,15 +1,19 @@
 """Pacing per mailbox provider, measured at the SMTP server with two worker processes: the
 Google group held to its rate while the others go at full speed, and a provider's SMTP
-deferrals slowing that provider only."""
+deferrals slowing that provider only; and a campaign stopping at the day's warm-up
+allowance (the day boundary itself: tests/campaigns/sending/test_pacing.py)."""
 
 import collections
 import json
 import time
+from datetime import timedelta
 
 import pytest
 import redis
+from django.utils import timezone
 
-from campaigns.models import Campaign
+from campaigns.models import Campaign, Delivery, SendChain
+from campaigns.sending.pipeline import WAITING_FOR_WARMUP
 from tests.factories import make_big_audience, make_campaign, make_page
 from tests.services import Inbox, SmtpServer, smtp_mailer_env
 
@@ -109,3 +113,26 @@ def test_a_providers_deferrals_slow_that_provider_only(stack, timed_sink):
     assert len(counts) == 2 * each and max(counts.values()) == 1  # the deferred five too, once
     campaign.refresh_from_db()
     assert (campaign.sent_count, campaign.failed_count) == (2 * each, 0)
+
+
+def test_a_campaign_stops_at_the_days_warmup_allowance_and_waits_for_tomorrow(stack, timed_sink, redis_url):
+    today = timezone.localdate()
+    client = redis.Redis.from_url(redis_url)
+    client.delete(f"mailroom:quota:warmup:promotional:{today.isoformat()}")
+    allowance, total = 300, 500
+    stack.env |= {"MAILROOM_WARMUP_SCHEDULE": f"{allowance},1000", "MAILROOM_WARMUP_START": today.isoformat()}
+    campaign = mixed_campaign({"example.org": total})
+    stack.workers(2)
+    stack.beat()
+    wait_for(lambda: len(timed_sink.arrivals) >= allowance, 60, "the day's allowance to be sent")
+    wait_for(
+        lambda: Campaign.objects.filter(pk=campaign.pk, pause_reason=WAITING_FOR_WARMUP).exists(), 30, "it to wait"
+    )
+    time.sleep(3)  # beat runs every second: nothing more goes today
+    assert len(timed_sink.arrivals) == allowance
+    assert status(campaign) == Campaign.Status.SENDING
+    assert Delivery.objects.filter(campaign=campaign, status=Delivery.Status.PENDING).count() == total - allowance
+    # Each chain met the limit and waits for tomorrow: beat leaves it until then.
+    midnight = timezone.localtime().replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)
+    assert not SendChain.objects.filter(campaign=campaign, lease_until__lt=midnight).exists()
+    client.delete(f"mailroom:quota:warmup:promotional:{today.isoformat()}")
