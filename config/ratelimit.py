@@ -152,23 +152,31 @@ def book(name, count, rate):
 
 
 def halve(name, seconds):
-    """Halve the rate of `name` (once more with each call, down to rate_factor's floor)
-    until `seconds` pass without another call; rate_factor reads it in every process."""
+    """Halve the rate of `name` (once more per further second with calls, down to
+    rate_factor's floor) until `seconds` pass without a call; rate_factor reads it in every
+    process. Calls within a second of the last halving (a burst, from many workers) only
+    extend it."""
     if not settings.REDIS_URL:
         with _local_lock:
-            count, until = _local_halvings.get(name, (0, 0))
-            count = count if until > time.monotonic() else 0
-            _local_halvings[name] = (count + 1, time.monotonic() + seconds)
+            now = time.monotonic()
+            count, until, last = _local_halvings.get(name, (0, 0, 0))
+            count = count if until > now else 0
+            again = now - last >= 1
+            _local_halvings[name] = (count + again, now + seconds, now if again else last)
         return
     key = f"mailroom:halved:{name}"
-    with _redis().pipeline() as pipe:
-        pipe.incr(key).expire(key, math.ceil(seconds)).execute()
+    client = _redis()
+    again = client.set(f"{key}:recent", 1, nx=True, px=1000)
+    with client.pipeline() as pipe:
+        if again:
+            pipe.incr(key)
+        pipe.expire(key, math.ceil(seconds)).execute()
 
 
 def rate_factor(name, most=3):
     """1, or 1/2**n while `name` stands halved n times (halve)."""
     if not settings.REDIS_URL:
-        count, until = _local_halvings.get(name, (0, 0))
+        count, until, _ = _local_halvings.get(name, (0, 0, 0))
         count = count if until > time.monotonic() else 0
     else:
         count = int(_redis().get(f"mailroom:halved:{name}") or 0)

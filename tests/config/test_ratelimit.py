@@ -10,7 +10,8 @@ from config import ratelimit
 def bucket(settings, redis_url):
     settings.REDIS_URL = redis_url
     client = redis.Redis.from_url(redis_url)
-    keys = ["mailroom:rate:promotional", "mailroom:quota:day", "mailroom:booked:queue", "mailroom:halved:group"]
+    keys = ["mailroom:rate:promotional", "mailroom:quota:day", "mailroom:booked:queue"]
+    keys += ["mailroom:halved:group", "mailroom:halved:group:recent"]
     client.delete(*keys)
     yield client
     client.delete(*keys)
@@ -61,11 +62,13 @@ def test_bookings_queue_after_each_other(bucket):
     assert 0.9 <= ratelimit.book("queue", count=10, rate=10) <= 1.0  # after the first ten's second
 
 
-def test_halving_compounds_down_to_a_floor_and_expires(bucket):
+def test_halving_compounds_once_a_second_down_to_a_floor_and_expires(bucket):
     assert ratelimit.rate_factor("group") == 1
     ratelimit.halve("group", seconds=60)
+    ratelimit.halve("group", seconds=60)  # the same burst of deferrals
     assert ratelimit.rate_factor("group") == 0.5
-    for _ in range(5):
+    for _ in range(4):
+        bucket.delete("mailroom:halved:group:recent")  # a second later
         ratelimit.halve("group", seconds=60)
     assert ratelimit.rate_factor("group") == 0.125
     assert 0 < bucket.ttl("mailroom:halved:group") <= 60

@@ -107,7 +107,7 @@ def test_a_providers_deferrals_slow_that_provider_only(stack, timed_sink):
         f"\nGmail deferred 5 recipients: Google {google_rate:.1f}/s over {google_span:.1f} s, "
         f"Yahoo {yahoo_rate:.1f}/s over {yahoo_span:.1f} s (both limited to {rate}/s)"
     )
-    assert google_rate <= rate / 2 * 1.2  # halved (once more per chunk that met a deferral, to an eighth at most)
+    assert google_rate <= rate / 2 * 1.2  # halved (once more for each further second of deferrals)
     assert yahoo_rate >= rate * 0.8  # untouched
     counts = collections.Counter(address for _, address in arrivals)
     assert len(counts) == 2 * each and max(counts.values()) == 1  # the deferred five too, once
