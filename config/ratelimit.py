@@ -151,6 +151,15 @@ def book(name, count, rate):
     return int(_script(_BOOK)(keys=[f"mailroom:booked:{name}"], args=[count, rate])) / 1000
 
 
+def give_back_quota(name, count):
+    """Return `count` of what take_quota granted from counter `name` (they were not used)."""
+    if not settings.REDIS_URL:
+        with _local_lock:
+            _local_counters[name] = max(0, _local_counters.get(name, 0) - count)
+        return
+    _redis().decrby(f"mailroom:quota:{name}", count)
+
+
 def halve(name, seconds):
     """Halve the rate of `name` (once more per further second with calls, down to
     rate_factor's floor) until `seconds` pass without a call; rate_factor reads it in every

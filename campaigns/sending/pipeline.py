@@ -90,8 +90,12 @@ def deliver(campaign, deliveries, keeper):
     defer(later)
     to_send, out_of_allowance = within_warmup(campaign, to_send)
     keeper.hold(to_send)
-    if to_send:
-        send_chunks(campaign, to_send, keeper, recorder, status)
+    try:
+        unsent = send_chunks(campaign, to_send, keeper, recorder, status) if to_send else 0
+    except BackendUnavailable:
+        ratelimit.unused_warmup(Stream.PROMOTIONAL, len(keeper.held))
+        raise
+    ratelimit.unused_warmup(Stream.PROMOTIONAL, unsent)
     if out_of_allowance:
         raise Waiting(ratelimit.until_tomorrow(), WAITING_FOR_WARMUP)
 
@@ -110,7 +114,8 @@ def within_warmup(campaign, deliveries):
 
 
 def send_chunks(campaign, to_send, keeper, recorder, status):
-    """Hand `to_send` to the gateway chunk by chunk, writing each chunk's outcomes."""
+    """Hand `to_send` to the gateway chunk by chunk, writing each chunk's outcomes; returns
+    how many went back unsent (the campaign paused or cancelled meanwhile)."""
     with promotional_gateway() as gateway:
         builder = builder_for(campaign, gateway.backend)
         size = chunk_size(builder)
@@ -119,7 +124,7 @@ def send_chunks(campaign, to_send, keeper, recorder, status):
             if status != Status.SENDING:  # paused or cancelled since the batch began
                 keeper.hold(())
                 release(to_send[start:])
-                return
+                return len(to_send) - start
             ratelimit.acquire(Stream.PROMOTIONAL, len(chunk))
             outcomes = builder.send(gateway, chunk)
             keeper.hold(rest)
@@ -134,6 +139,7 @@ def send_chunks(campaign, to_send, keeper, recorder, status):
             if status == Status.SENDING and failure_rate_too_high(sent, failed):
                 pause(campaign.pk, reason=f"Paused automatically: too many failures. Last error: {last_error}")
                 status = Status.PAUSED
+    return 0
 
 
 def send_next_batch(campaign_id, size=None, slot=None):

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.utils import timezone
 
-from config.ratelimit import take, take_quota
+from config.ratelimit import give_back_quota, take, take_quota
 
 clock = timezone.now  # tests put the day forward here
 
@@ -45,6 +45,14 @@ def warmup_allowance(stream, count):
     if limit is None:
         return count
     return take_quota(f"warmup:{stream}:{day.isoformat()}", limit, count, keep_seconds=2 * 86400)
+
+
+def unused_warmup(stream, count):
+    """`count` messages of today's allowance were not handed off after all (an outage, a
+    pause mid-batch): they go back to it."""
+    day = timezone.localdate(clock())
+    if count and warmup_limit(day) is not None:
+        give_back_quota(f"warmup:{stream}:{day.isoformat()}", count)
 
 
 def until_tomorrow():

@@ -12,7 +12,9 @@ from django.utils import timezone
 from campaigns import tasks
 from campaigns.models import Campaign, Delivery, SendChain
 from campaigns.sending import chains, lifecycle, pacing, pipeline, ratelimit
+from campaigns.sending.delivery_errors import BackendUnavailable
 from tests.factories import make_audience, make_campaign, make_page
+from tests.services import free_port
 
 pytestmark = pytest.mark.django_db
 
@@ -154,3 +156,21 @@ def test_a_chain_out_of_warmup_allowance_is_left_for_beat_to_queue_tomorrow(
     assert 7200 - 60 < waits - settings.MAILROOM_CLAIM_LEASE_SECONDS <= 7200  # midnight, then a lease
     assert len(by_status(campaign)["sent"]) == 6
     assert (slot, run + 1) not in [(s, r) for _, s, r in chains.due()]
+
+
+def test_an_outage_gives_back_the_warmup_allowance_it_took(settings, sender_settings, shared_redis):
+    from config.settings.base import gateway_mailer
+
+    refused = {"host": "127.0.0.1", "port": free_port(), "timeout": 2}  # nobody listens there
+    backend = "django.core.mail.backends.smtp.EmailBackend"
+    settings.MAILERS = {
+        "default": gateway_mailer("account", backend, refused),
+        "promotional": gateway_mailer("promotional", backend, refused),
+    }
+    settings.MAILROOM_WARMUP_SCHEDULE = [6]
+    settings.MAILROOM_WARMUP_START = timezone.localdate()
+    campaign = started(GMAIL + OTHERS)
+    with pytest.raises(BackendUnavailable):
+        pipeline.send_next_batch(campaign.pk)
+    assert by_status(campaign) == {"pending": {a for a, _ in GMAIL + OTHERS}}
+    assert ratelimit.warmup_allowance("promotional", 10) == 6  # the whole day's allowance is still there
