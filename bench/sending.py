@@ -4,7 +4,8 @@ send_esp_batch, send_esp_single (anymail's Postmark backend → stand-in Postmar
 loopback) and send_smtp (→ aiosmtpd on loopback), each against a baseline: the same
 messages built and handed to the same sink in this one process, with no database or
 broker. worker_peak_rss_mb at 10,000 and 100,000 recipients; snapshot_1m_s against a
-plain INSERT … SELECT of the same rows.
+plain INSERT … SELECT of the same rows; ab_split_1m_s (an A/B subject test's start)
+against the plain snapshot of the same audience.
 
 domain_pacing_overhead (`make bench ONLY=sending:pacing` alone): the Postmark batch path
 with a rate set for every provider group, too high to bind, over the same path with pacing
@@ -194,6 +195,7 @@ def run():
 
     pacing()
     bench_snapshot()
+    ab_split()
     crash()
 
 
@@ -251,6 +253,32 @@ def bench_snapshot():
         snapshot.snapshot(campaign)
     seconds = time.perf_counter() - started
     emit("snapshot_1m_s", seconds, "s", base, recipients=1_000_000, goal="under 20")
+
+
+def ab_split():
+    """ab_split_1m_s: starting an A/B subject test of 1,000,000 recipients (the snapshot
+    holding every row, then a random 20 % given the variants in one UPDATE) against the
+    plain snapshot of the same audience."""
+    from campaigns.models import Delivery, SubjectVariant
+    from campaigns.sending import ab, snapshot
+
+    audience = seed_audience("split", 1_000_000)
+    plain, tested = make_campaign(audience), make_campaign(audience)
+    SubjectVariant.objects.bulk_create(
+        SubjectVariant(campaign=tested, label=label, subject=f"Subject {label}") for label in "AB"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")
+    started = time.perf_counter()
+    with transaction.atomic():
+        snapshot.snapshot(plain)
+    base = time.perf_counter() - started
+    started = time.perf_counter()
+    with transaction.atomic():
+        snapshot.snapshot(tested, Delivery.Status.HELD)
+        in_test = ab.start_test(tested, ab.variants(tested))
+    seconds = time.perf_counter() - started
+    emit("ab_split_1m_s", seconds, "s", base, recipients=1_000_000, test_share=in_test, goal="under 30")
 
 
 def wait_until(condition, timeout, what, tick=0.05):

@@ -1,13 +1,18 @@
 """Contacts, audiences, campaigns and their deliveries."""
 
+import copy
+from datetime import timedelta
+
 from django.conf import settings
 from django.core.files.storage import storages
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models.functions import Lower
 from modelcluster.fields import ParentalKey
 from modelcluster.models import ClusterableModel
 
 from suppression.addresses import address_hash, normalise_address, validate_address
+from suppression.models import Channel
 
 
 class Contact(models.Model):
@@ -72,6 +77,12 @@ class Membership(models.Model):
         constraints = [models.UniqueConstraint(fields=["audience", "contact"], name="one_membership")]
 
 
+class WinnerMetric(models.TextChoices):
+    OPENS = "opens", "Opens (as the ESP reports them)"
+    CLICKS = "clicks", "Clicks (as the ESP reports them)"
+    MANUAL = "manual", "Picked by hand"
+
+
 class Campaign(models.Model):
     class Status(models.TextChoices):
         DRAFT = "draft", "Draft"
@@ -108,6 +119,26 @@ class Campaign(models.Model):
     frozen_text = models.TextField(blank=True, editable=False)
     frozen_from_email = models.CharField(max_length=320, blank=True, editable=False)
     frozen_reply_to = models.CharField(max_length=320, blank=True, editable=False)
+    # A/B subject test (campaigns.sending.ab): with two to four SubjectVariants, this share
+    # of the audience gets them at random; after the wait the rest gets the winner.
+    test_share = models.PositiveSmallIntegerField(
+        "test share (%)",
+        default=20,
+        validators=[MinValueValidator(1), MaxValueValidator(100)],
+        help_text="Share of the audience that gets the subject variants, at random.",
+    )
+    test_wait = models.DurationField(
+        "wait before picking",
+        default=timedelta(hours=4),
+        validators=[MinValueValidator(timedelta(0))],
+        help_text="How long the test runs, e.g. 4:00:00.",
+    )
+    test_metric = models.CharField("winner by", max_length=8, choices=WinnerMetric.choices, default=WinnerMetric.OPENS)
+    test_ends_at = models.DateTimeField(null=True, blank=True, editable=False)
+    test_released_at = models.DateTimeField(null=True, blank=True, editable=False)
+    winner = models.ForeignKey(
+        "SubjectVariant", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", editable=False
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
 
@@ -134,9 +165,39 @@ class Campaign(models.Model):
             reply_to=self.frozen_reply_to,
         )
 
+    def for_variant(self, variant):
+        """This campaign as `variant` sends it: frozen() gives the variant's subject, the rest
+        as frozen. Builders take it like the campaign and never learn about variants."""
+        if variant is None:
+            return self
+        twin = copy.copy(self)
+        twin.frozen_subject = variant.subject
+        return twin
+
+
+class SubjectVariant(models.Model):
+    """One subject line of a campaign's A/B test; fixed once the campaign starts (the form
+    edits drafts only), and each delivery of the test share names the one it got."""
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="variants")
+    label = models.CharField(max_length=1)  # A, B, C, D: ties go to the first
+    subject = models.CharField(max_length=255)
+
+    class Meta:
+        ordering = ["campaign", "label"]
+        constraints = [models.UniqueConstraint(fields=["campaign", "label"], name="one_variant_per_label")]
+
+    def __str__(self):
+        return f"{self.label}: {self.subject}"
+
 
 class Delivery(models.Model):
     """One campaign × contact (DESIGN invariant 6), and what became of it."""
+
+    # The reason of a delivery suppressed because its contact had enough promotional mail this week.
+    FREQUENCY_CAP = "frequency_cap"
+    # What may hold a delivery back, as (reason, label): a ledger channel or the frequency cap.
+    SUPPRESSED_BY = [*Channel.choices, (FREQUENCY_CAP, "Frequency cap")]
 
     class Status(models.TextChoices):
         PENDING = "pending", "Pending"
@@ -144,6 +205,8 @@ class Delivery(models.Model):
         SENT = "sent", "Sent"
         FAILED = "failed", "Failed"
         SUPPRESSED = "suppressed", "Suppressed"
+        # Waiting for an A/B test's winner: claims take pending rows only.
+        HELD = "held", "Waiting for the subject test"
 
     # No database-level foreign keys: checking them cost the snapshot 11 s of its commit at
     # 1,000,000 rows (a FOR KEY SHARE lock on every contact). Django still cascades deletes;
@@ -155,12 +218,16 @@ class Delivery(models.Model):
     contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="deliveries", db_constraint=False)
     email_hash = models.CharField(max_length=64)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
-    # The suppression channel for a suppressed delivery, the error for a failed one.
+    # The suppression channel for a suppressed delivery (or FREQUENCY_CAP), the error for a failed one.
     reason = models.CharField(max_length=255, blank=True)
     claimed_until = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
     esp_message_id = models.CharField(max_length=255, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
+    # The subject variant it gets (A/B tests only). No index: the report groups a campaign's rows.
+    variant = models.ForeignKey(
+        SubjectVariant, null=True, blank=True, on_delete=models.SET_NULL, db_index=False, db_constraint=False
+    )
 
     class Meta:
         verbose_name_plural = "deliveries"

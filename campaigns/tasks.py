@@ -5,7 +5,7 @@ import logging
 from celery import shared_task
 from django.conf import settings
 
-from campaigns.sending import chains, lifecycle, pipeline
+from campaigns.sending import ab, chains, lifecycle, pipeline
 from campaigns.sending.delivery_errors import BackendUnavailable
 
 from .audiences import import_jobs
@@ -17,9 +17,11 @@ logger = logging.getLogger(__name__)
 def start_due_campaigns():
     """Beat job: start every scheduled campaign whose time has come (no long ETAs), and queue
     again every batch chain whose lease has passed (its worker died, Redis lost its next
-    task, or it waited out a backend outage), however busy the other chains are."""
+    task, or it waited out a backend outage), however busy the other chains are; and send
+    the winner of every A/B subject test whose wait is over to the rest."""
     for campaign_id in lifecycle.due_campaign_ids():
         start_campaign.delay(campaign_id)
+    settle_subject_tests()
     for campaign_id, slot, run in chains.due():
         send_batch.delay(campaign_id, slot, run)
 
@@ -66,6 +68,15 @@ def send_batch(campaign_id, slot, run):
     if handled:
         chains.pass_on(campaign_id, slot)
         send_batch.delay(campaign_id, slot, run + 1)
+
+
+@shared_task
+def settle_subject_tests():
+    """Decide the A/B subject tests whose wait is over and send the rest of each decided one
+    its winner: part of beat's scan, and queued by "Pick this winner" to go at once."""
+    for campaign_id in ab.settle():
+        if pipeline.still_sending(campaign_id):
+            queue_chains(campaign_id)
 
 
 @shared_task

@@ -1,10 +1,10 @@
 """Take the README's screenshots: the marketer's journey (tests/e2e/journey.py), then a signup
-page in the Wagtail editor beside the form it publishes.
+page in the Wagtail editor beside the form it publishes, then an A/B subject test's report.
 
 Starts `make run`'s embedded default in a throwaway folder (tests.services.EmbeddedMailroom:
 migrate, seed the demo, web + worker + beat on a free port), walks the journey in headless
 Chromium, and writes each picture the README shows into docs/.
-Usage: .venv/bin/python scripts/screenshots.py
+Usage: .venv/bin/python scripts/screenshots.py [subject-test]  (a name: that picture only)
 """
 
 import io
@@ -50,6 +50,33 @@ Page.get_first_root_node().get_children().first().add_child(instance=page)
 page.save_revision().publish()
 print(page.pk)
 """
+# An A/B subject test of the demo email to the demo customers: the test share sent in this
+# process, then opens and clicks recorded on its deliveries as the ESP's webhooks record
+# them (the embedded default mails to the outbox, which reports nothing); prints its id.
+SUBJECT_TEST = """
+from django.utils import timezone
+from campaigns.models import Audience, Campaign, Delivery, DeliveryEvent, SubjectVariant
+from campaigns.sending import lifecycle, pipeline
+from cms.models import EmailPage
+campaign = Campaign.objects.create(
+    name="Winter offers: which subject?", page=EmailPage.objects.get(slug="winter-offers"), test_share=60
+)
+campaign.audiences.add(Audience.objects.get(name="Demo customers"))
+subjects = ["{first_name|Hello}, our winter offers", "Last week of winter prices", "New courses for {first_name|you}"]
+for label, subject in zip("ABC", subjects):
+    SubjectVariant.objects.create(campaign=campaign, label=label, subject=subject)
+lifecycle.schedule(campaign)
+lifecycle.begin(campaign.pk)
+while pipeline.send_next_batch(campaign.pk):
+    pass
+opens, clicks = {"A": 3, "B": 6, "C": 2}, {"A": 1, "B": 3, "C": 0}
+for variant in campaign.variants.all():
+    sent = Delivery.objects.filter(campaign=campaign, variant=variant, status="sent")
+    for kind, count in (("opened", opens), ("clicked", clicks)):
+        for delivery in sent[: count[variant.label]]:
+            DeliveryEvent.objects.create(campaign=campaign, delivery=delivery, kind=kind, occurred_at=timezone.now())
+print(campaign.pk)
+"""
 
 
 def main():
@@ -62,8 +89,12 @@ def main():
         browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1280, "height": 900})
         page.set_default_timeout(20_000)
-        journey.run(page, mailroom, shot=lambda name: shoot(page, name))
-        shoot_signup(browser, page, mailroom)
+        if sys.argv[1:] == ["subject-test"]:
+            journey.log_in(page, mailroom)
+        else:
+            journey.run(page, mailroom, shot=lambda name: shoot(page, name))
+            shoot_signup(browser, page, mailroom)
+        shoot_subject_test(page, mailroom)
         browser.close()
 
 
@@ -95,6 +126,18 @@ def shoot_signup(browser, page, mailroom):
     phone.goto(f"{mailroom.url}/join/")
     form = phone.screenshot(full_page=True)
     side_by_side(editor, form, target)
+    print(f"wrote {target.relative_to(ROOT)}")
+
+
+def shoot_subject_test(page, mailroom):
+    """The report of an A/B subject test waiting for its winner: each variant's figures."""
+    campaign_id = mailroom.manage("shell", "--no-imports", "-c", SUBJECT_TEST).split()[-1]
+    target = ROOT / "docs" / "subject-test.png"
+    page.set_viewport_size({"width": 1280, "height": 1000})
+    page.goto(f"{mailroom.url}/admin/campaign/inspect/{campaign_id}/")
+    page.locator("#campaign-subject-test").evaluate("element => element.scrollIntoView({block: 'start'})")
+    page.wait_for_timeout(400)
+    page.screenshot(path=str(target))
     print(f"wrote {target.relative_to(ROOT)}")
 
 

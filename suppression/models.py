@@ -133,6 +133,15 @@ class ConsentEvent(AppendOnly):
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        # A campaign's opt-outs and hard bounces (its report, its deliverability guard, at
+        # every bounce or complaint webhook); only events that cite a campaign are indexed.
+        indexes = [
+            models.Index(
+                fields=["campaign_id", "channel"],
+                condition=models.Q(campaign_id__isnull=False),
+                name="consent_event_campaign_idx",
+            )
+        ]
 
 
 class DroppedMessage(models.Model):

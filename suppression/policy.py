@@ -383,6 +383,19 @@ def opt_outs_by_campaign(campaign_id):
     )
 
 
+def undeliverable_by_campaign(campaign_id):
+    """Address hashes this campaign found undeliverable: hard bounces and mailbox rejections,
+    reported by the ESP's webhooks or at hand-off. A queryset, like opt_outs_by_campaign."""
+    return (
+        ConsentEvent.objects.filter(
+            campaign_id=campaign_id, channel=Channel.UNDELIVERABLE, action=ConsentEvent.Action.OPT_OUT
+        )
+        .order_by()
+        .values("address_hash")
+        .distinct()
+    )
+
+
 def open_channels(hashed):
     """For the preference centre: each personal channel → True while the person receives it."""
     closed = set(

@@ -21,13 +21,13 @@ from wagtail.admin.widgets import Button, HeaderButton, ListingButton
 
 from campaigns import checklist
 from campaigns.models import Campaign, Contact, Delivery, DeliveryEvent
-from campaigns.reports import stats
+from campaigns.reports import deliverability, stats
 from campaigns.reports.charts import bar_chart
-from campaigns.sending import lifecycle
+from campaigns.sending import ab, lifecycle
+from campaigns.tasks import settle_subject_tests
 from campaigns.web_version import web_version_url
 from suppression.addresses import VIEW_PERSONAL_DATA
 from suppression.admin_views import PersonalDataColumn
-from suppression.models import Channel
 
 from . import actions as admin_actions
 from .compose import CampaignCreateView, CampaignEditView, ReachView, ScheduleForm, campaign_panels, email_thumbnail
@@ -88,6 +88,13 @@ class CampaignReportView(InspectView):
         context.update(
             campaign=self.object,
             results=results,
+            limits=deliverability.limits(),
+            subject_test=ab.figures(self.object) if self.object.test_ends_at else None,
+            pick_url=(
+                reverse("campaign:pick_winner", args=[quote(self.object.pk)])
+                if can_change and ab.undecided(self.object)
+                else None
+            ),
             progress=results.progress,
             chart=bar_chart(buckets, unit) if buckets else None,
             chart_unit=unit,
@@ -104,6 +111,26 @@ class CampaignReportView(InspectView):
             ),
         )
         return context
+
+
+class PickWinnerView(PermissionCheckedMixin, View):
+    """POST: a marketer makes one subject variant the winner of an undecided A/B test, before
+    or after the wait; a worker then sends it to the rest (no per-recipient work here)."""
+
+    permission_required = "change"
+
+    def get(self, request, pk):
+        return redirect("campaign:inspect", pk)
+
+    def post(self, request, pk):
+        campaign = get_object_or_404(Campaign, pk=pk)
+        variant = campaign.variants.filter(pk=request.POST.get("variant", "") or 0).first()
+        if variant and ab.choose(campaign.pk, variant.pk):
+            settle_subject_tests.delay()
+            messages.success(request, f"Subject {variant.label} won; the rest of the audience gets it next.")
+        else:
+            messages.error(request, f"“{campaign}” has no subject test waiting for a winner.")
+        return redirect("campaign:inspect", pk)
 
 
 class CampaignStatusView(PermissionCheckedMixin, View):
@@ -204,7 +231,7 @@ class ScheduleView(CampaignActionView):
 
 class DeliveryFilterSet(WagtailFilterSet):
     status = django_filters.ChoiceFilter(choices=Delivery.Status.choices)
-    reason = django_filters.ChoiceFilter(label="Suppressed by", choices=Channel.choices)
+    reason = django_filters.ChoiceFilter(label="Suppressed by", choices=Delivery.SUPPRESSED_BY)
     event = django_filters.ChoiceFilter(
         label="ESP reported", field_name="events__kind", choices=DeliveryEvent.Kind.choices
     )
@@ -294,6 +321,7 @@ class CampaignViewSet(ModelViewSet):
         StatusTagColumn("status", label="Status", accessor="get_status_display", primary=status_tag_primary),
         DateColumn("scheduled_at", label="Scheduled"),
         DateColumn("finished_at", label="Finished"),
+        Column("pause_reason", label="Paused because"),
     ]
     list_filter = ["status"]
     search_fields = ["name"]
@@ -319,6 +347,7 @@ class CampaignViewSet(ModelViewSet):
             + [
                 path("send/<int:pk>/", SendCampaignView.as_view(permission_policy=policy), name="send"),
                 path("schedule/<int:pk>/", ScheduleView.as_view(permission_policy=policy), name="schedule"),
+                path("pick-winner/<int:pk>/", PickWinnerView.as_view(permission_policy=policy), name="pick_winner"),
                 path("status/<int:pk>/", CampaignStatusView.as_view(permission_policy=policy), name="status"),
                 path("reach/", ReachView.as_view(permission_policy=policy), name="reach"),
                 path("email-thumbnail/<int:page_id>/", email_thumbnail, name="email_thumbnail"),

@@ -1,6 +1,6 @@
 """Composing a campaign on one page, top to bottom: name; the email (a chooser of live email
 pages with a thumbnail of what will be sent); who gets it, with a live "N will get it,
-M suppressed" count; UTM tags; then the review: the checklist, a test send, and Send now or
+M suppressed" count; UTM tags; an optional A/B subject test; then the review: the checklist, a test send, and Send now or
 Schedule (to the minute, in the user's time zone, UTC shown too).
 
 Saving goes back to the review; saving changes to a scheduled campaign unschedules it, so
@@ -38,7 +38,8 @@ from wagtail.admin.widgets import BaseChooser
 
 from campaigns import checklist
 from campaigns.audiences.targeting import chosen_recipients, reach
-from campaigns.models import Audience, Campaign, Segment
+from campaigns.models import Audience, Campaign, Segment, SubjectVariant
+from campaigns.sending import ab
 from campaigns.web_version import web_version_url
 from cms.models import EmailPage
 from cms.rendering import freeze, web_version_html
@@ -48,6 +49,7 @@ from .permissions import SEND_TEST
 Status = Campaign.Status
 EDITABLE = (Status.DRAFT, Status.SCHEDULED)
 AUTHORS = ("campaigns.add_campaign", "campaigns.change_campaign")
+TEST_SETTINGS = ("test_share", "test_wait", "test_metric")
 
 
 def for_campaign_authors(view):
@@ -146,7 +148,12 @@ def email_thumbnail(request, page_id):
 
 
 class CampaignForm(WagtailAdminModelForm):
-    """Audiences named with their sizes; an empty list of segments says how to make one."""
+    """Audiences named with their sizes; an empty list of segments says how to make one;
+    optional subject variants for an A/B test (SubjectVariant rows, labelled A to D)."""
+
+    subject_a, subject_b, subject_c, subject_d = (
+        forms.CharField(label=f"Subject {label}", max_length=255, required=False) for label in "ABCD"
+    )
 
     class Media:
         js = ["campaigns/js/campaign_form.js"]
@@ -167,6 +174,45 @@ class CampaignForm(WagtailAdminModelForm):
             message = "No segments yet. A segment is a saved rule (tag, country, purchases…); make one under Segments."
             self.fields["segments"].help_text = message
             self.fields["excluded_segments"].help_text = "No segments yet."
+        for name in TEST_SETTINGS:
+            self.fields[name].required = False
+        if self.instance.pk:
+            for variant in self.instance.variants.all():
+                self.initial[f"subject_{variant.label.lower()}"] = variant.subject
+
+    @functools.cached_property
+    def changed_data(self):
+        """Test settings a post leaves out keep their values: not a change."""
+        return [
+            name
+            for name in super().changed_data
+            if name not in TEST_SETTINGS
+            or not self[name].field.widget.value_omitted_from_data(self.data, self.files, self.add_prefix(name))
+        ]
+
+    def subjects(self):
+        """The variant subjects typed in, in order, empty ones left out."""
+        return [subject for label in "abcd" if (subject := (self.cleaned_data.get(f"subject_{label}") or "").strip())]
+
+    def clean(self):
+        cleaned = super().clean()
+        for name in TEST_SETTINGS:  # optional: left empty, they keep what they were
+            if cleaned.get(name) in (None, ""):
+                cleaned[name] = getattr(self.instance, name)
+        if len(self.subjects()) == 1:
+            self.add_error("subject_b", "An A/B test needs at least two subjects; leave them all empty for none.")
+        return cleaned
+
+    def save(self, commit=True):
+        campaign = super().save(commit)
+        if commit:
+            SubjectVariant.objects.filter(campaign=campaign).delete()
+            if len(subjects := self.subjects()) >= 2:
+                SubjectVariant.objects.bulk_create(
+                    SubjectVariant(campaign=campaign, label=label, subject=subject)
+                    for label, subject in zip(ab.LABELS, subjects, strict=False)
+                )
+        return campaign
 
 
 def checkboxes():
@@ -267,6 +313,7 @@ class ReviewPanel(Panel):
             context.update(
                 campaign=campaign,
                 checklist=checklist.check(campaign),
+                variants=list(campaign.variants.all()),
                 web_url=web_version_url(campaign),
                 urls=review_urls(campaign),
                 test_address=self.request.user.email,
@@ -307,6 +354,20 @@ def campaign_panels():
                 ],
                 heading="Tracking (UTM)",
                 help_text="Optional: added to the links in the email (never to the unsubscribe link).",
+            ),
+            MultiFieldPanel(
+                [
+                    *(FieldPanel(f"subject_{label}") for label in "abcd"),
+                    FieldPanel("test_share"),
+                    FieldPanel("test_wait"),
+                    FieldPanel("test_metric"),
+                ],
+                heading="Subject test (A/B)",
+                help_text=(
+                    "Optional: two to four subjects instead of the email's own. The test share of the "
+                    "audience gets them at random; after the wait the rest gets the one with the best "
+                    "open or click rate, or the one you pick on the report."
+                ),
             ),
             ReviewPanel(heading="Review"),
         ],

@@ -16,7 +16,7 @@ from wagtail.admin.viewsets.base import ViewSet
 from wagtail.admin.widgets import HeaderButton
 
 from campaigns.audiences import import_jobs
-from campaigns.audiences.tables import ImportFileError, auto_mapping, check_upload
+from campaigns.audiences.tables import ImportFileError, auto_mapping, check_upload, too_large
 from campaigns.models import Audience, ImportJob
 from campaigns.tasks import inspect_import, queue_import
 from suppression.models import Channel
@@ -113,6 +113,13 @@ class UploadView(ImportAdminView, FormView):
     template_name = "campaigns/admin/import_upload.html"
     page_title = step = "New import"
     form_class = UploadForm
+
+    def get_form(self, form_class=None):
+        form = super().get_form(form_class)
+        refused = getattr(self.request, "upload_refused", None)
+        if refused:  # the body was too large to read: the file never arrived
+            form.fields["file"].error_messages["required"] = too_large(refused)
+        return form
 
     def form_valid(self, form):
         data = form.cleaned_data

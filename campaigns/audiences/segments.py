@@ -46,6 +46,15 @@ def deliverable(contacts):
     return contacts.exclude(email_hash__in=policy.blocked_hashes(Stream.PROMOTIONAL))
 
 
+def engaged_since(moment):
+    """Contacts who opened or clicked an email (as the ESP reported) since `moment`."""
+    return Q(
+        pk__in=DeliveryEvent.objects.filter(
+            kind__in=[DeliveryEvent.Kind.OPENED, DeliveryEvent.Kind.CLICKED], occurred_at__gte=moment
+        ).values("delivery__contact_id")
+    )
+
+
 def live_count(segment):
     return deliverable(contacts_in(segment)).count()
 
@@ -72,13 +81,7 @@ def rule_condition(rule):
         )
         return _within(rule, mailed)
     if rule.field == Field.LAST_OPENED:
-        engaged = Q(
-            pk__in=DeliveryEvent.objects.filter(
-                kind__in=[DeliveryEvent.Kind.OPENED, DeliveryEvent.Kind.CLICKED],
-                occurred_at__gte=_days_ago(rule),
-            ).values("delivery__contact_id")
-        )
-        return _within(rule, engaged)
+        return _within(rule, engaged_since(_days_ago(rule)))
     if rule.field == Field.CREATED:
         return _within(rule, Q(created_at__gte=_days_ago(rule)))
     raise RuleError(f"Unknown field {rule.field!r}.")

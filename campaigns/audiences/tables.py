@@ -84,6 +84,10 @@ def _megabytes(size):
     return f"{size / MB:,.1f} MB"
 
 
+def too_large(size):
+    return f"The file is {_megabytes(size)}; the limit is {_megabytes(settings.MAILROOM_IMPORT_MAX_BYTES)}."
+
+
 def check_upload(handle, name):
     """Refuse (ImportFileError) an upload that is not a text table or a real XLSX within
     the limits. `handle` is a binary file; only its first bytes and, for a zip, its
@@ -93,10 +97,9 @@ def check_upload(handle, name):
         raise ImportFileError(
             f"“{suffix or name}” files cannot be imported: upload a CSV, TSV or text file, or an Excel workbook (.xlsx)."
         )
-    limit = settings.MAILROOM_IMPORT_MAX_BYTES
     size = handle.seek(0, io.SEEK_END)
-    if size > limit:
-        raise ImportFileError(f"The file is {_megabytes(size)}; the limit is {_megabytes(limit)}.")
+    if size > settings.MAILROOM_IMPORT_MAX_BYTES:
+        raise ImportFileError(too_large(size))
     handle.seek(0)
     sample = handle.read(SAMPLE_BYTES)
     handle.seek(0)

@@ -10,7 +10,8 @@ from django.db.models.functions import TruncHour, TruncMinute
 from campaigns.audiences.targeting import recipients
 from campaigns.models import Campaign, Delivery, DeliveryEvent
 from suppression import policy
-from suppression.models import Channel
+
+from . import deliverability
 
 # A campaign that sent over more than this long is charted per hour, not per minute.
 MINUTE_CHART_SPAN = timedelta(hours=3)
@@ -26,6 +27,7 @@ class Progress:
     total: int = 0
     pending: int = 0
     claimed: int = 0
+    held: int = 0  # waiting for an A/B subject test's winner
     sent: int = 0
     failed: int = 0
     suppressed: int = 0
@@ -33,6 +35,10 @@ class Progress:
     @property
     def done(self):
         return self.sent + self.failed + self.suppressed
+
+    @property
+    def waiting(self):
+        return self.pending + self.claimed + self.held
 
     @property
     def percent(self):
@@ -44,7 +50,7 @@ class Progress:
             "status_label": self.status_label,
             "pause_reason": self.pause_reason,
             "total": self.total,
-            "pending": self.pending + self.claimed,
+            "pending": self.waiting,
             "sent": self.sent,
             "failed": self.failed,
             "suppressed": self.suppressed,
@@ -66,6 +72,7 @@ class Results:
     unsubscribed: int = 0
     opened: int = 0
     clicked: int = 0
+    rates: deliverability.Rates | None = None  # complaint and hard-bounce rates
 
     @property
     def tracking(self):
@@ -110,7 +117,7 @@ def results(campaign):
     rows = list(_status_rows(campaign.pk))
     current = progress(campaign, rows)
     snapshotted = current.total > 0
-    labels = dict(Channel.choices)
+    labels = dict(Delivery.SUPPRESSED_BY)
     by_reason = {}
     for status, channel, count in rows:
         if status == Delivery.Status.SUPPRESSED:
@@ -129,6 +136,7 @@ def results(campaign):
         unsubscribed=unsubscribed(campaign.pk),
         opened=events.get(DeliveryEvent.Kind.OPENED, 0),
         clicked=events.get(DeliveryEvent.Kind.CLICKED, 0),
+        rates=deliverability.rates(campaign.pk, current.sent, complained=events.get(DeliveryEvent.Kind.COMPLAINED, 0)),
     )
 
 

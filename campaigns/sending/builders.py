@@ -153,13 +153,12 @@ class PostmarkBatchBuilder:
             TemplateSlots(frozen.text, "t", escape_values=False),
         ]
         self.has_unsubscribe_everywhere = all(part.has_field("unsubscribe_url") for part in self.parts[1:])
-        self.alias = f"mailroom-campaign-{campaign.pk}"
         subject, html, text = (part.template for part in self.parts)
-        register_postmark_template(
-            backend,
-            self.alias,
-            {"Name": f"Mailroom campaign {campaign.pk}", "Subject": subject, "HtmlBody": html, "TextBody": text},
-        )
+        template = {"Name": f"Mailroom campaign {campaign.pk}", "Subject": subject, "HtmlBody": html, "TextBody": text}
+        # One template per content: a campaign's subject variants each get their own.
+        digest = hashlib.sha256(json.dumps(template, sort_keys=True).encode()).hexdigest()[:12]
+        self.alias = f"mailroom-campaign-{campaign.pk}-{digest}"
+        register_postmark_template(backend, self.alias, template)
 
     def build(self, chunk):
         message = TemplateBatchEmail(

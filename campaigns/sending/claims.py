@@ -55,7 +55,7 @@ def claim(campaign_id, size):
             ],
         )
         ids = [row[0] for row in cursor.fetchall()]
-    deliveries = list(Delivery.objects.filter(pk__in=ids).select_related("contact").order_by("pk"))
+    deliveries = list(Delivery.objects.filter(pk__in=ids).select_related("contact", "variant").order_by("pk"))
     if len(deliveries) < len(ids):
         drop_orphans(campaign_id, set(ids) - {delivery.pk for delivery in deliveries})
     return deliveries

@@ -14,6 +14,7 @@ from django.utils import timezone
 from campaigns import checklist
 from campaigns.models import Campaign, Delivery
 
+from . import ab
 from .snapshot import NotPublished, freeze, render, snapshot
 
 Status = Campaign.Status
@@ -75,7 +76,8 @@ def due_campaign_ids(now=None):
 
 
 def begin(campaign_id):
-    """Freeze and snapshot a due campaign, then mark it sending. False if not ours to start.
+    """Freeze and snapshot a due campaign (and split an A/B subject test), then mark it
+    sending. False if not ours to start.
 
     One transaction: a crash leaves the campaign scheduled, never half-started, and
     the row lock stops two workers (or beat and a click) starting it twice. The email is
@@ -96,7 +98,10 @@ def begin(campaign_id):
         if campaign is None:
             return False
         freeze(campaign, frozen)
-        snapshot(campaign)
+        tested = ab.variants(campaign)
+        snapshot(campaign, Delivery.Status.HELD if tested else Delivery.Status.PENDING)
+        if tested:
+            ab.start_test(campaign, tested)
         campaign.status = Status.SENDING
         campaign.started_at = timezone.now()
         campaign.save(update_fields=["status", "started_at"])

@@ -6,17 +6,20 @@ or assumes a single worker (invariant 6); starting a campaign is in lifecycle an
 """
 
 from contextlib import contextmanager
+from itertools import groupby
 
 from django.conf import settings
 from django.core.mail import mailers
 from django.db.models import Q
 from django.utils import timezone
 
+from campaigns.audiences.engagement import capped_ids
 from campaigns.models import Campaign, Delivery
+from campaigns.reports.deliverability import guard
 from suppression import policy
 from suppression.models import Stream
 
-from . import chains, pacing, ratelimit
+from . import ab, chains, pacing, ratelimit
 from .builders import builder_for
 from .chains import Keeper
 from .claims import claim, defer, next_due_in, reclaim_stale, release
@@ -71,27 +74,31 @@ def promotional_gateway():
 
 
 def deliver(campaign, deliveries, keeper):
-    """Re-check suppression for the batch in hand (invariant 3), put off what the mailbox
-    providers' rates (pacing) and the warm-up allowance do not take now, then send the rest
-    in chunks, writing outcomes after each so a killed worker can repeat at most one chunk.
-    Raises BackendUnavailable (the rows still held by `keeper` unsent) when the backend is
-    down, Waiting when the day's warm-up allowance ran out."""
+    """Re-check suppression and the frequency cap for the batch in hand (invariant 3), put
+    off what the mailbox providers' rates (pacing) and the warm-up allowance do not take
+    now, then send the rest in chunks, writing outcomes after each so a killed worker can
+    repeat at most one chunk. Raises BackendUnavailable (the rows still held by `keeper`
+    unsent) when the backend is down, Waiting when the day's warm-up allowance ran out."""
     blocked = policy.blocked_by_hash([d.contact.email_hash for d in deliveries], Stream.PROMOTIONAL)
+    capped = capped_ids(d.contact_id for d in deliveries)
     recorder = Recorder(campaign.pk)
     to_send = []
     for delivery in deliveries:
         channel = blocked.get(delivery.contact.email_hash)
         if channel:
             recorder.add(delivery, Delivery.Status.SUPPRESSED, channel)
+        elif delivery.contact_id in capped:
+            recorder.add(delivery, Delivery.Status.SUPPRESSED, Delivery.FREQUENCY_CAP)
         else:
             to_send.append(delivery)
-    status, _, _ = recorder.flush()
+    status, _, failed_before = recorder.flush()
     to_send, later = pacing.pace(to_send)
     defer(later)
     to_send, out_of_allowance = within_warmup(campaign, to_send)
+    to_send.sort(key=lambda delivery: delivery.variant_id or 0)
     keeper.hold(to_send)
     try:
-        unsent = send_chunks(campaign, to_send, keeper, recorder, status) if to_send else 0
+        unsent = send_chunks(campaign, to_send, keeper, recorder, status, failed_before) if to_send else 0
     except BackendUnavailable:
         ratelimit.unused_warmup(Stream.PROMOTIONAL, len(keeper.held))
         raise
@@ -113,18 +120,18 @@ def within_warmup(campaign, deliveries):
     return deliveries[:allowed], waiting
 
 
-def send_chunks(campaign, to_send, keeper, recorder, status):
+def send_chunks(campaign, to_send, keeper, recorder, status, failed_before):
     """Hand `to_send` to the gateway chunk by chunk, writing each chunk's outcomes; returns
     how many went back unsent (the campaign paused or cancelled meanwhile)."""
     with promotional_gateway() as gateway:
-        builder = builder_for(campaign, gateway.backend)
-        size = chunk_size(builder)
-        for start in range(0, len(to_send), size):
-            chunk, rest = to_send[start : start + size], to_send[start + size :]
+        done = 0
+        for builder, chunk in chunks_by_variant(campaign, to_send, gateway.backend):
+            rest = to_send[done + len(chunk) :]
             if status != Status.SENDING:  # paused or cancelled since the batch began
                 keeper.hold(())
-                release(to_send[start:])
-                return len(to_send) - start
+                release(to_send[done:])
+                return len(to_send) - done
+            done += len(chunk)
             ratelimit.acquire(Stream.PROMOTIONAL, len(chunk))
             outcomes = builder.send(gateway, chunk)
             keeper.hold(rest)
@@ -139,7 +146,22 @@ def send_chunks(campaign, to_send, keeper, recorder, status):
             if status == Status.SENDING and failure_rate_too_high(sent, failed):
                 pause(campaign.pk, reason=f"Paused automatically: too many failures. Last error: {last_error}")
                 status = Status.PAUSED
+            elif status == Status.SENDING and failed > failed_before and guard(campaign.pk):
+                status = Status.PAUSED  # a mailbox rejection at hand-off is a hard bounce too
+            failed_before = failed
     return 0
+
+
+def chunks_by_variant(campaign, deliveries, backend):
+    """(builder, chunk) in turn: one builder per subject variant (campaigns.sending.ab; one
+    for a campaign without a test), from the email frozen with that variant's subject.
+    `deliveries` come sorted by variant."""
+    for _, group in groupby(deliveries, key=lambda delivery: delivery.variant_id):
+        group = list(group)
+        builder = builder_for(campaign.for_variant(group[0].variant), backend)
+        size = chunk_size(builder)
+        for start in range(0, len(group), size):
+            yield builder, group[start : start + size]
 
 
 def send_next_batch(campaign_id, size=None, slot=None):
@@ -188,8 +210,9 @@ def give_up(campaign_id, deliveries, error):
 
 
 def finish_if_done(campaign_id):
+    """Sent once no delivery is pending or claimed and no A/B test holds the rest."""
     open_rows = Q(status=Delivery.Status.PENDING) | Q(status=Delivery.Status.CLAIMED)
-    if Delivery.objects.filter(open_rows, campaign_id=campaign_id).exists():
+    if Delivery.objects.filter(open_rows, campaign_id=campaign_id).exists() or ab.holding(campaign_id):
         return False
     return bool(
         Campaign.objects.filter(pk=campaign_id, status=Status.SENDING).update(

@@ -37,9 +37,10 @@ def freeze(campaign, frozen):
     )
 
 
-def snapshot(campaign):
+def snapshot(campaign, status=Delivery.Status.PENDING):
     """Targeted contacts → Delivery rows in one set-based INSERT … SELECT; blocked ones are
-    written as suppressed with their reason in the same statement."""
+    written as suppressed with their reason in the same statement, the rest with `status`
+    (held, for an A/B subject test to split: campaigns.sending.ab)."""
     targeted, params = recipients(campaign).values("id", "email_hash").query.sql_with_params()
     blocked, blocked_params = policy.blocking_channels(Stream.PROMOTIONAL).query.sql_with_params()
     with connection.cursor() as cursor:
@@ -55,7 +56,7 @@ def snapshot(campaign):
             WHERE true  -- SQLite needs a WHERE before ON CONFLICT in INSERT … SELECT
             ON CONFLICT DO NOTHING
             """,
-            [campaign.pk, Delivery.Status.PENDING, Delivery.Status.SUPPRESSED, *params, *blocked_params],
+            [campaign.pk, status, Delivery.Status.SUPPRESSED, *params, *blocked_params],
         )
     counts = Delivery.objects.filter(campaign=campaign).aggregate(
         audience=Count("pk"), suppressed=Count("pk", filter=Q(status=Delivery.Status.SUPPRESSED))

@@ -150,6 +150,11 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 10_000
+FILE_UPLOAD_HANDLERS = [
+    "config.uploads.RefuseOversizedUploads",
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
 
 WAGTAIL_SITE_NAME = "Mailroom"
 # No Gravatar: it sends a hash of every admin's address to a third party, and where the
@@ -306,6 +311,14 @@ MAILROOM_GIVE_UP_AFTER_SECONDS = float(env("MAILROOM_GIVE_UP_AFTER_SECONDS", str
 # Auto-pause when more than this share of at least MAILROOM_PAUSE_MIN_SAMPLE sends failed.
 MAILROOM_PAUSE_FAILURE_RATE = float(env("MAILROOM_PAUSE_FAILURE_RATE", "0.2"))
 MAILROOM_PAUSE_MIN_SAMPLE = int(env("MAILROOM_PAUSE_MIN_SAMPLE", "100"))
+# Deliverability guards (campaigns.reports.deliverability): pause a sending campaign when more
+# than this share of delivered messages drew a spam complaint, or of sent ones hard-bounced,
+# once at least MAILROOM_PAUSE_GUARD_MIN_SAMPLE were delivered (sent).
+MAILROOM_PAUSE_COMPLAINT_RATE = float(env("MAILROOM_PAUSE_COMPLAINT_RATE", "0.001"))
+MAILROOM_PAUSE_BOUNCE_RATE = float(env("MAILROOM_PAUSE_BOUNCE_RATE", "0.02"))
+MAILROOM_PAUSE_GUARD_MIN_SAMPLE = int(env("MAILROOM_PAUSE_GUARD_MIN_SAMPLE", "1000"))
+# At most this many promotional emails per contact in any 7 days, across campaigns (0: no cap).
+MAILROOM_FREQUENCY_CAP = int(env("MAILROOM_FREQUENCY_CAP", "0") or 0)
 
 # --- Staff: test sends (README: Roles) ---
 # Test emails go only to staff users' addresses and these: addresses, or "@domain" for a domain.

@@ -1,14 +1,18 @@
 """A campaign sends its page's published version: the checklist refuses a page that was never
-published (or was unpublished) and warns when the draft differs from what will be sent."""
+published (or was unpublished), warns when the draft differs from what will be sent, and
+points out contacts who stopped opening (the frequency cap's warning: audiences/test_engagement.py)."""
+
+from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 from wagtail.models import Page
 
 from campaigns import checklist
-from campaigns.models import Campaign
+from campaigns.models import Campaign, Delivery, DeliveryEvent
 from campaigns.sending import lifecycle
 from cms.models import EmailPage
-from tests.factories import make_audience, make_campaign
+from tests.factories import make_audience, make_campaign, make_page, send_until_idle
 
 pytestmark = pytest.mark.django_db
 PEOPLE = [("ada@example.com", "Ada")]
@@ -70,3 +74,25 @@ def test_a_page_unpublished_after_scheduling_goes_back_to_draft_with_the_reason(
     assert not lifecycle.begin(campaign.pk)
     campaign.refresh_from_db()
     assert campaign.status == Campaign.Status.DRAFT and "not published" in campaign.pause_reason
+
+
+def test_contacts_who_stopped_opening_are_pointed_out_once_opens_are_reported(sender_settings, outbox_dir):
+    people = [("ada@example.com", "Ada"), ("bo@example.com", "Bo"), ("cy@example.com", "Cy")]
+    earlier = make_campaign(make_page(title="Earlier"), make_audience("Earlier", people), name="Earlier")
+    lifecycle.schedule(earlier)
+    assert lifecycle.begin(earlier.pk)
+    send_until_idle(earlier)
+    Delivery.objects.filter(campaign=earlier).update(sent_at=timezone.now() - timedelta(days=200))
+    campaign = make_campaign(make_page(title="Next"), make_audience("Next", people), name="Next")
+
+    def engagement_warnings():
+        return [w for w in checklist.check(campaign).warnings if "opened or clicked nothing" in w]
+
+    assert engagement_warnings() == []  # no open or click ever reported: tracking is off, nothing to say
+    ada = Delivery.objects.get(campaign=earlier, contact__email="ada@example.com")
+    DeliveryEvent.objects.create(
+        campaign=earlier, delivery=ada, kind=DeliveryEvent.Kind.OPENED, occurred_at=timezone.now() - timedelta(days=3)
+    )
+    (warning,) = engagement_warnings()
+    assert warning.startswith("2 contact(s) were mailed before but opened or clicked nothing in 180 days.")
+    assert checklist.check(campaign).ok  # a warning: sending is still allowed

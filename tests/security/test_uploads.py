@@ -144,6 +144,16 @@ def test_an_upload_over_the_limit_is_refused(settings):
     assert not ImportJob.objects.exists()
 
 
+def test_a_body_over_the_limit_is_not_stored_at_all(settings):
+    settings.MAILROOM_IMPORT_MAX_BYTES = 1000
+    body = CSV + b"x@example.com,X\n" * 20_000  # 320 kB: past the limit and the form's allowance
+    response = upload(staff_client("Admin"), "list.csv", body)
+    form = response.context["form"]
+    assert "file" not in form.files  # refused while the body streamed in, never written to disk
+    assert form.errors["file"] == [f"The file is {len(body) / 1024 / 1024:,.1f} MB; the limit is 0.0 MB."]
+    assert not ImportJob.objects.exists() and not kept_files()
+
+
 def test_a_zip_bomb_is_refused_in_bounded_time_and_memory(tmp_path):
     bomb = zip_bomb()
     unpacked = sum(member.file_size for member in zipfile.ZipFile(io.BytesIO(bomb)).infolist())

@@ -6,15 +6,19 @@ HTTP/1.1 keep-alive) and answers like Postmark: /email, /email/batch, /templates
 /email/batchWithTemplates. Control endpoints under /_control/ let a test read what it
 received (rendered, when recording), make the next send calls fail, or stage an outage
 (e.g. 503 for 20 s, then 429 with Retry-After) measured from when it is asked for.
+As Postmark does, it reports a bounce or a spam complaint about a message it accepted by
+posting Postmark's webhook payload to a webhook URL, with the URL's basic-auth secret.
 """
 
 import asyncio
+import base64
 import html
 import itertools
 import json
 import multiprocessing
 import re
 import time
+import urllib.error
 import urllib.request
 import uuid
 
@@ -41,6 +45,7 @@ class _State:
         self.fail = []  # queued HTTP statuses for the next calls
         self.outage = []  # (until, status, Retry-After or None), in time order
         self.template_ids = itertools.count(1000)
+        self.event_ids = itertools.count(4323372036854775000)
 
     def accept(self, message):
         self.count += 1
@@ -51,12 +56,13 @@ class _State:
                 "Message": f"You tried to send to recipient(s) that have been marked as inactive. Found inactive addresses: {to}. Inactive recipients are ones that have generated a hard bounce, a spam complaint, or a manual suppression.",
             }
         self.recipients.append(to)
+        message_id = str(uuid.uuid4())
         if self.record:
-            self.messages.append(message)
+            self.messages.append(message | {"MessageID": message_id})
         return {
             "To": to,
             "SubmittedAt": "2026-11-25T00:00:00Z",
-            "MessageID": str(uuid.uuid4()),
+            "MessageID": message_id,
             "ErrorCode": 0,
             "Message": "OK",
         }
@@ -135,11 +141,65 @@ class _State:
                 until += phase["seconds"]
                 self.outage.append((until, phase["status"], phase.get("retry_after")))
             return 200, {}
+        if path == "/_control/report":
+            return self.report(body["record_type"], body["to"], body["webhook_url"], body["secret"])
         if path == "/_control/reset":
             self.messages, self.count, self.calls, self.recipients = [], 0, [], []
             self.fail, self.outage = [], []
             return 200, {}
         return 404, {}
+
+    def report(self, record_type, to, webhook_url, secret):
+        """Post Postmark's webhook for a hard bounce or spam complaint about the last message
+        accepted for `to`; answers with the status the webhook URL gave."""
+        message = next((m for m in reversed(self.messages) if m.get("To") == to), None)
+        if message is None:
+            return 404, {"Message": f"no message to {to} was accepted"}
+        payload = _bounce_payload(record_type, message, next(self.event_ids))
+        request = urllib.request.Request(
+            webhook_url,
+            data=json.dumps(payload).encode(),
+            method="POST",
+            headers={
+                "Content-Type": "application/json",
+                "Authorization": "Basic " + base64.b64encode(secret.encode()).decode(),
+            },
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                return 200, {"status": response.status}
+        except urllib.error.HTTPError as error:
+            return 200, {"status": error.code}
+
+
+def _bounce_payload(record_type, message, event_id):
+    """Postmark's documented Bounce / SpamComplaint webhook body for `message`."""
+    hard = record_type == "Bounce"
+    return {
+        "RecordType": record_type,
+        "ID": event_id,
+        "Type": "HardBounce" if hard else "SpamComplaint",
+        "TypeCode": 1 if hard else 512,
+        "Name": "Hard bounce" if hard else "Spam complaint",
+        "Tag": message.get("Tag", ""),
+        "MessageID": message["MessageID"],
+        "Metadata": message.get("Metadata", {}),
+        "ServerID": 23,
+        "MessageStream": message.get("MessageStream", "broadcast"),
+        "Description": (
+            "The server was unable to deliver your message (ex: unknown user, mailbox not found)." if hard else ""
+        ),
+        "Details": "smtp;550 5.1.1 The email account that you tried to reach does not exist."
+        if hard
+        else "Test spam complaint details",
+        "Email": message["To"],
+        "From": message.get("From", ""),
+        "BouncedAt": "2026-11-25T01:33:54.9070259Z",
+        "DumpAvailable": hard,
+        "Inactive": True,
+        "CanActivate": hard,
+        "Subject": message.get("Subject", ""),
+    }
 
 
 async def _serve_client(state, latency, reader, writer):
@@ -239,3 +299,9 @@ class StandInPostmark:
 
     def reset(self):
         self._control("reset")
+
+    def report(self, record_type, to, webhook_url, secret):
+        """Have the stand-in post Postmark's webhook ("Bounce": a hard bounce, or
+        "SpamComplaint") about the message it accepted for `to`; returns the webhook's status."""
+        body = {"record_type": record_type, "to": to, "webhook_url": webhook_url, "secret": secret}
+        return self._control("report", body)["status"]

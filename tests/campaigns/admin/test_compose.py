@@ -148,3 +148,27 @@ def test_schedule_to_the_minute_in_the_users_time_zone(client, marketer, sender_
     assert campaign.scheduled_at == datetime(2030, 1, 15, 8, 7, tzinfo=ZoneInfo("UTC"))
     review = text(client.get(reverse("campaign:edit", args=[campaign.pk])))
     assert "2030-01-15 08:07</strong> UTC" in review and 'value="2030-01-15T09:07"' in review
+
+
+def test_subject_variants_are_optional_and_saved_as_a_b_c(client, marketer, sender_settings):
+    audience = make_audience("Customers", PEOPLE[:3])
+    page = make_page()
+    html = text(client.get(reverse("campaign:add")))
+    assert "Subject test (A/B)" in html and 'name="subject_d"' in html and 'name="test_share"' in html
+    base = {"name": "Spring", "page": page.pk, "audiences": [audience.pk]}
+    response = client.post(reverse("campaign:add"), base | {"subject_a": "Only one"})
+    assert "An A/B test needs at least two subjects" in text(response)
+    assert not Campaign.objects.exists()
+    fields = {"subject_a": "Spring deals", "subject_b": "", "subject_c": "{first_name}, spring", "test_share": "25"}
+    client.post(reverse("campaign:add"), base | fields | {"test_wait": "2:00:00", "test_metric": "clicks"})
+    campaign = Campaign.objects.get()
+    assert list(campaign.variants.values_list("label", "subject")) == [
+        ("A", "Spring deals"),
+        ("B", "{first_name}, spring"),
+    ]
+    assert (campaign.test_share, campaign.test_wait, campaign.test_metric) == (25, timedelta(hours=2), "clicks")
+    edit = text(client.get(reverse("campaign:edit", args=[campaign.pk])))
+    assert 'value="{first_name}, spring"' in edit
+    assert "Subject test: 25% get one of" in edit and "best click rate" in edit
+    client.post(reverse("campaign:edit", args=[campaign.pk]), base)  # subjects emptied: no test
+    assert not campaign.variants.exists()

@@ -37,7 +37,7 @@ def test_results_count_every_outcome(campaign):
 def test_results_take_a_fixed_number_of_queries(campaign):
     with CaptureQueriesContext(connection) as queries:
         stats.results(campaign)
-    assert len(queries) == 3  # statuses, ESP events, unsubscribes: no query per delivery
+    assert len(queries) == 4  # statuses, ESP events, unsubscribes, hard bounces: no query per delivery
 
 
 def test_progress_as_json_for_the_status_endpoint(campaign):

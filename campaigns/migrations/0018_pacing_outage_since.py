@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('campaigns', '0016_send_chains'),
+        ('campaigns', '0017_ab_subject_tests'),
     ]
 
     operations = [
