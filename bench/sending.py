@@ -9,6 +9,11 @@ backend and sink in this one process, with no database or broker. worker_peak_rs
 rows; ab_split_1m_s (an A/B subject test's start) against the plain snapshot of the same
 audience.
 
+domain_pacing_overhead (`make bench ONLY=sending:pacing` alone): the Postmark batch path
+with a rate set for every provider group, too high to bind, over the same path with pacing
+off, alternating in one run (best of three each: other work on the machine only ever slows
+a run): what the per-batch group split and bucket calls cost.
+
 crash_recovery_s and crash_duplicates (`make bench ONLY=sending:crash` alone): the only
 promotional worker is killed with SIGKILL mid-campaign and a replacement started at once,
 with beat and the default lease, on the SMTP and the Postmark batch path; each line gives
@@ -215,9 +220,41 @@ def run():
     finally:
         sink.stop()
 
+    pacing()
     bench_snapshot()
     ab_split()
     crash()
+
+
+def pacing():
+    from django.conf import settings
+
+    ensure_sender()
+    recipients = int(os.environ.get("BENCH_PACING_RECIPIENTS", "20000"))
+    postmark = StandInPostmark(record=False).start()
+    options = {"api_url": postmark.api_url, "server_token": "bench"}
+    path = {"MAILROOM_PROMOTIONAL_BACKEND": POSTMARK, "MAILROOM_PROMOTIONAL_OPTIONS": json.dumps(options)}
+    groups = [*settings.MAILROOM_DOMAIN_GROUPS, "other"]
+    unbound = json.dumps(dict.fromkeys(groups, 1_000_000))  # set, consulted, never reached
+    rates = {"off": [], "on": []}
+    modes = [("off", "{}"), ("on", unbound)]
+    try:
+        for round_ in range(3):  # off-on, on-off, off-on: neither always runs first
+            for mode, domain_rates in modes if round_ % 2 == 0 else modes[::-1]:
+                audience = seed_audience(f"pacing-{mode}-{round_}", recipients)
+                rates[mode].append(run_campaign(audience, path | {"MAILROOM_DOMAIN_RATES": domain_rates})[0])
+    finally:
+        postmark.stop()
+    emit(
+        "domain_pacing_overhead",
+        max(rates["on"]),
+        "recipients/s",
+        max(rates["off"]),
+        recipients=recipients,
+        runs_on=[round(rate) for rate in rates["on"]],
+        runs_off=[round(rate) for rate in rates["off"]],
+        goal=">= 0.9",
+    )
 
 
 def bench_snapshot():

@@ -271,6 +271,9 @@ class SendChain(models.Model):
     lease_until = models.DateTimeField()
     # Back-offs in a row (a backend outage): the next wait doubles, up to a lease.
     backoffs = models.PositiveSmallIntegerField(default=0)
+    # When the outage it is backing off from began (None: the backend answered last time):
+    # past MAILROOM_GIVE_UP_AFTER_SECONDS the batch fails and the campaign pauses.
+    unavailable_since = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["campaign", "slot"], name="one_chain_per_slot")]

@@ -3,6 +3,7 @@
 import logging
 
 from celery import shared_task
+from django.conf import settings
 
 from campaigns.sending import ab, chains, lifecycle, pipeline
 from campaigns.sending.delivery_errors import BackendUnavailable
@@ -56,6 +57,13 @@ def send_batch(campaign_id, slot, run):
         logger.warning(
             "Campaign %s chain %s: backend unavailable (%s); again in %s s.", campaign_id, slot, outage, wait
         )
+        return
+    except pipeline.Waiting as waiting:
+        chains.wait(campaign_id, slot, waiting.seconds)
+        if waiting.seconds < settings.MAILROOM_CLAIM_LEASE_SECONDS:  # soon: the chain's next task, delayed
+            send_batch.apply_async((campaign_id, slot, run + 1), countdown=waiting.seconds)
+        else:  # tomorrow's warm-up allowance: beat queues the chain again then (no long ETAs)
+            logger.info("Campaign %s chain %s: %s", campaign_id, slot, waiting)
         return
     if handled:
         chains.pass_on(campaign_id, slot)

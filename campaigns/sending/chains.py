@@ -16,7 +16,8 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import DatabaseError, connection, connections, transaction
-from django.db.models import F
+from django.db.models import F, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from campaigns.models import Campaign, SendChain
@@ -47,7 +48,7 @@ def open_chains(campaign_id):
             ignore_conflicts=True,
         )
         chains = SendChain.objects.filter(campaign_id=campaign_id, slot__in=_slots())
-        chains.update(lease_until=lease_end(), backoffs=0)
+        chains.update(lease_until=lease_end(), backoffs=0, unavailable_since=None)
         return list(chains.order_by("slot").values_list("slot", "run"))
 
 
@@ -62,19 +63,42 @@ def take(campaign_id, slot, run):
 
 def pass_on(campaign_id, slot):
     """A batch went through: the chain's next task gets a lease to start in."""
-    SendChain.objects.filter(campaign_id=campaign_id, slot=slot).update(lease_until=lease_end(), backoffs=0)
+    SendChain.objects.filter(campaign_id=campaign_id, slot=slot).update(
+        lease_until=lease_end(), backoffs=0, unavailable_since=None
+    )
+
+
+def wait(campaign_id, slot, seconds):
+    """Nothing to send for `seconds` (rows put off by pacing, the warm-up allowance used up):
+    the chain's lease runs a lease past them, so beat queues it again should its next task
+    be lost (or, for a wait longer than a lease, was never queued). An outage under way
+    keeps its start time: waiting is not the backend answering."""
+    SendChain.objects.filter(campaign_id=campaign_id, slot=slot).update(
+        lease_until=lease_end(seconds + settings.MAILROOM_CLAIM_LEASE_SECONDS)
+    )
 
 
 def back_off(campaign_id, slot, retry_after=None):
     """The backend is unavailable: beat queues the chain again after `retry_after` seconds
     if the backend said, else after a wait that doubles with each back-off in a row, up to
-    a lease. Returns the wait."""
+    a lease. The first back-off in a row notes when the outage began. Returns the wait."""
     backoffs = SendChain.objects.filter(campaign_id=campaign_id, slot=slot).values_list("backoffs", flat=True).first()
-    wait = retry_after if retry_after is not None else min(2 ** (backoffs or 0), settings.MAILROOM_CLAIM_LEASE_SECONDS)
-    SendChain.objects.filter(campaign_id=campaign_id, slot=slot).update(
-        lease_until=lease_end(wait), backoffs=F("backoffs") + 1
+    seconds = (
+        retry_after if retry_after is not None else min(2 ** (backoffs or 0), settings.MAILROOM_CLAIM_LEASE_SECONDS)
     )
-    return wait
+    SendChain.objects.filter(campaign_id=campaign_id, slot=slot).update(
+        lease_until=lease_end(seconds),
+        backoffs=F("backoffs") + 1,
+        unavailable_since=Coalesce(F("unavailable_since"), Value(timezone.now())),
+    )
+    return seconds
+
+
+def outage_outlasted(campaign_id, slot):
+    """True when the chain has been backing off from an outage for longer than
+    MAILROOM_GIVE_UP_AFTER_SECONDS: time to fail its batch rather than wait on."""
+    limit = timezone.now() - timedelta(seconds=settings.MAILROOM_GIVE_UP_AFTER_SECONDS)
+    return SendChain.objects.filter(campaign_id=campaign_id, slot=slot, unavailable_since__lt=limit).exists()
 
 
 def due(now=None):

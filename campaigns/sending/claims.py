@@ -83,3 +83,37 @@ def release(deliveries):
     Delivery.objects.filter(pk__in=[d.pk for d in deliveries], status=Delivery.Status.CLAIMED).update(
         status=Delivery.Status.PENDING, claimed_until=None
     )
+
+
+def defer(later):
+    """Put off claimed rows without spending an attempt: each (delivery, seconds) stays
+    claimed until then, when reclaim_stale hands it out again. One UPDATE … FROM (VALUES …)."""
+    if not later:
+        return
+    now = timezone.now()
+    adapt = connection.ops.adapt_datetimefield_value
+    params = []
+    for delivery, seconds in later:
+        params += [delivery.pk, adapt(now + timedelta(seconds=seconds))]
+    table = Delivery._meta.db_table
+    until = "CAST(v.column2 AS timestamptz)" if connection.vendor == "postgresql" else "v.column2"
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            UPDATE {table} SET claimed_until = {until}
+            FROM (VALUES {", ".join(["(%s, %s)"] * len(later))}) AS v
+            WHERE {table}.id = v.column1 AND {table}.status = %s
+            """,
+            [*params, Delivery.Status.CLAIMED],
+        )
+
+
+def next_due_in(campaign_id):
+    """Seconds until the campaign's next claimed row comes free (put off, or its lease ends), or None."""
+    until = (
+        Delivery.objects.filter(campaign_id=campaign_id, status=Delivery.Status.CLAIMED)
+        .order_by("claimed_until")
+        .values_list("claimed_until", flat=True)
+        .first()
+    )
+    return None if until is None else max(0.0, (until - timezone.now()).total_seconds())

@@ -86,3 +86,12 @@ def retry_after(error):
         except (TypeError, ValueError):
             return None
     return min(max(seconds, 0), MAX_RETRY_AFTER)
+
+
+def deferred_by_recipient(error):
+    """True for an SMTP server's 4xx answer to one recipient (421/450/451 …): a mailbox
+    provider asking us to slow down, which pacing answers for that provider only."""
+    if not isinstance(error, smtplib.SMTPRecipientsRefused):
+        return False
+    code, _ = next(iter(error.recipients.values()))
+    return 400 <= code < 500

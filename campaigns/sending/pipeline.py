@@ -19,15 +19,25 @@ from campaigns.reports.deliverability import guard
 from suppression import policy
 from suppression.models import Stream
 
-from . import ab, ratelimit
+from . import ab, chains, pacing, ratelimit
 from .builders import builder_for
 from .chains import Keeper
-from .claims import claim, reclaim_stale, release
+from .claims import claim, defer, next_due_in, reclaim_stale, release
 from .delivery_errors import UNAVAILABLE, BackendUnavailable, classify
 from .lifecycle import pause
 from .outcomes import Recorder
 
 Status = Campaign.Status
+WAITING_FOR_WARMUP = "Waiting for tomorrow's warm-up allowance."
+
+
+class Waiting(Exception):
+    """Nothing to send for `seconds` (deliveries put off, or the warm-up allowance used up):
+    the chain carries on then."""
+
+    def __init__(self, seconds, reason=""):
+        super().__init__(reason or f"nothing to send for {seconds:.1f} s")
+        self.seconds = seconds
 
 
 def failure_rate_too_high(sent, failed):
@@ -64,10 +74,11 @@ def promotional_gateway():
 
 
 def deliver(campaign, deliveries, keeper):
-    """Re-check suppression and the frequency cap for the batch in hand (invariant 3), then
-    send it in chunks, writing outcomes after each so a killed worker can repeat at most one
-    chunk. Raises BackendUnavailable (the rows still held by `keeper` unsent) when the backend
-    is down."""
+    """Re-check suppression and the frequency cap for the batch in hand (invariant 3), put
+    off what the mailbox providers' rates (pacing) and the warm-up allowance do not take
+    now, then send the rest in chunks, writing outcomes after each so a killed worker can
+    repeat at most one chunk. Raises BackendUnavailable (the rows still held by `keeper`
+    unsent) when the backend is down, Waiting when the day's warm-up allowance ran out."""
     blocked = policy.blocked_by_hash([d.contact.email_hash for d in deliveries], Stream.PROMOTIONAL)
     capped = capped_ids(d.contact_id for d in deliveries)
     recorder = Recorder(campaign.pk)
@@ -81,10 +92,37 @@ def deliver(campaign, deliveries, keeper):
         else:
             to_send.append(delivery)
     status, _, failed_before = recorder.flush()
+    to_send, later = pacing.pace(to_send)
+    defer(later)
+    to_send, out_of_allowance = within_warmup(campaign, to_send)
     to_send.sort(key=lambda delivery: delivery.variant_id or 0)
     keeper.hold(to_send)
-    if not to_send:
-        return
+    try:
+        unsent = send_chunks(campaign, to_send, keeper, recorder, status, failed_before) if to_send else 0
+    except BackendUnavailable:
+        ratelimit.unused_warmup(Stream.PROMOTIONAL, len(keeper.held))
+        raise
+    ratelimit.unused_warmup(Stream.PROMOTIONAL, unsent)
+    if out_of_allowance:
+        raise Waiting(ratelimit.until_tomorrow(), WAITING_FOR_WARMUP)
+
+
+def within_warmup(campaign, deliveries):
+    """(the deliveries today's warm-up allowance takes, whether it ran out): the rest go
+    back pending, and the campaign says it waits for tomorrow."""
+    allowed = ratelimit.warmup_allowance(Stream.PROMOTIONAL, len(deliveries))
+    release(deliveries[allowed:])
+    waiting = allowed < len(deliveries)
+    if waiting or campaign.pause_reason == WAITING_FOR_WARMUP:
+        Campaign.objects.filter(pk=campaign.pk, status=Status.SENDING).update(
+            pause_reason=WAITING_FOR_WARMUP if waiting else ""
+        )
+    return deliveries[:allowed], waiting
+
+
+def send_chunks(campaign, to_send, keeper, recorder, status, failed_before):
+    """Hand `to_send` to the gateway chunk by chunk, writing each chunk's outcomes; returns
+    how many went back unsent (the campaign paused or cancelled meanwhile)."""
     with promotional_gateway() as gateway:
         done = 0
         for builder, chunk in chunks_by_variant(campaign, to_send, gateway.backend):
@@ -92,13 +130,14 @@ def deliver(campaign, deliveries, keeper):
             if status != Status.SENDING:  # paused or cancelled since the batch began
                 keeper.hold(())
                 release(to_send[done:])
-                return
+                return len(to_send) - done
             done += len(chunk)
             ratelimit.acquire(Stream.PROMOTIONAL, len(chunk))
             outcomes = builder.send(gateway, chunk)
             keeper.hold(rest)
             for delivery, outcome in zip(chunk, outcomes, strict=True):
                 recorder.outcome(delivery, outcome)
+            pacing.note_deferrals(chunk, outcomes)
             last_error = recorder.last_error
             status, sent, failed = recorder.flush()
             if recorder.unavailable:
@@ -110,6 +149,7 @@ def deliver(campaign, deliveries, keeper):
             elif status == Status.SENDING and failed > failed_before and guard(campaign.pk):
                 status = Status.PAUSED  # a mailbox rejection at hand-off is a hard bounce too
             failed_before = failed
+    return 0
 
 
 def chunks_by_variant(campaign, deliveries, backend):
@@ -128,22 +168,45 @@ def send_next_batch(campaign_id, size=None, slot=None):
     """Claim and send one batch; returns how many deliveries it handled (0: nothing left).
 
     `slot` names the chain the batch belongs to, whose lease is renewed with the rows'.
-    When the backend is unavailable the rows go back unsent and BackendUnavailable is raised.
+    When the backend is unavailable the rows go back unsent and BackendUnavailable is raised;
+    once the chain has met the outage for longer than MAILROOM_GIVE_UP_AFTER_SECONDS, the
+    rows fail with its error instead and the campaign pauses (give_up).
     """
     if not still_sending(campaign_id):
         return 0
     reclaim_stale(campaign_id)
     batch = claim(campaign_id, size or settings.MAILROOM_BATCH_SIZE)
     if not batch:
-        finish_if_done(campaign_id)
+        if not finish_if_done(campaign_id) and pacing.enabled():
+            seconds = next_due_in(campaign_id)  # deliveries put off for their provider's rate
+            if seconds is not None:
+                raise Waiting(min(max(seconds, 0.1), settings.MAILROOM_CLAIM_LEASE_SECONDS / 2))
         return 0
     with Keeper(campaign_id, slot) as keeper:
         try:
             deliver(Campaign.objects.get(pk=campaign_id), batch, keeper)
-        except BackendUnavailable:
-            release(keeper.held)
-            raise
+        except BackendUnavailable as outage:
+            if slot is None or not chains.outage_outlasted(campaign_id, slot):
+                release(keeper.held)
+                raise
+            give_up(campaign_id, keeper.held, str(outage))
+            keeper.hold(())
     return len(batch)
+
+
+def give_up(campaign_id, deliveries, error):
+    """The backend stayed unavailable too long: the batch's unsent rows fail with the last
+    error (nothing is lost silently: retrying failed deliveries sends them) and the campaign
+    pauses, saying why; resuming tries again."""
+    limit = f"{settings.MAILROOM_GIVE_UP_AFTER_SECONDS:g}"
+    recorder = Recorder(campaign_id)
+    for delivery in deliveries:
+        recorder.add(delivery, Delivery.Status.FAILED, f"email service unavailable for over {limit} s: {error}")
+    recorder.flush()
+    pause(
+        campaign_id,
+        reason=f"Paused automatically: the email service was unavailable for over {limit} s. Last error: {error}",
+    )
 
 
 def finish_if_done(campaign_id):

@@ -7,6 +7,7 @@ PostgreSQL and Redis.
 
 import json
 import os
+from datetime import date
 from pathlib import Path
 
 import dj_database_url
@@ -278,12 +279,35 @@ MAILROOM_RATE_LIMITS = {
     "promotional": float(env("MAILROOM_PROMOTIONAL_RATE", "0")),
     "account": float(env("MAILROOM_ACCOUNT_RATE", "0")),
 }
+# A rate per mailbox provider (messages/second across all workers; 0 or absent = no limit),
+# by group of recipient domains; "yahoo.*" takes every domain starting "yahoo.", and domains
+# no group names are the group "other". Both JSON objects.
+MAILROOM_DOMAIN_GROUPS = env_json(
+    "MAILROOM_DOMAIN_GROUPS",
+    {
+        "google": ["gmail.com", "googlemail.com"],
+        "yahoo": ["yahoo.*", "aol.com", "ymail.com"],
+        "microsoft": ["outlook.com", "hotmail.*", "live.*", "msn.com"],
+    },
+)
+MAILROOM_DOMAIN_RATES = {group: float(rate) for group, rate in env_json("MAILROOM_DOMAIN_RATES", {}).items()}
+# An SMTP 4xx to a recipient halves the rate of its group until this long after the last one.
+MAILROOM_DOMAIN_SLOWDOWN_SECONDS = float(env("MAILROOM_DOMAIN_SLOWDOWN_SECONDS", "300"))
+# Warm-up of a new sending address: the most promotional messages per day, by day from
+# MAILROOM_WARMUP_START (an ISO date), e.g. "500,1000,2000,5000"; no limit after the last
+# day. A campaign that reaches the day's allowance waits for the next day. Off when empty.
+MAILROOM_WARMUP_SCHEDULE = [int(limit) for limit in env_list("MAILROOM_WARMUP_SCHEDULE")]
+MAILROOM_WARMUP_START = date.fromisoformat(env("MAILROOM_WARMUP_START")) if env("MAILROOM_WARMUP_START") else None
 # Messages handed to a backend between two status writes, on every path (an ESP batch call
 # carries at most this many too): a worker process killed mid-send repeats at most this many.
 MAILROOM_CHUNK_SIZE = int(env("MAILROOM_CHUNK_SIZE", "50"))
 # Use the ESP's batch API (Postmark: a template per campaign, one call per chunk).
 MAILROOM_ESP_BATCH = env_bool("MAILROOM_ESP_BATCH", True)
 MAILROOM_MAX_ATTEMPTS = int(env("MAILROOM_MAX_ATTEMPTS", "5"))
+# A backend outage (connection refused, SMTP 421, ESP 429/5xx) spends no attempts; once a
+# chain has met it for longer than this, its batch fails with the error and the campaign
+# pauses (resuming tries again).
+MAILROOM_GIVE_UP_AFTER_SECONDS = float(env("MAILROOM_GIVE_UP_AFTER_SECONDS", str(6 * 3600)))
 # Auto-pause when more than this share of at least MAILROOM_PAUSE_MIN_SAMPLE sends failed.
 MAILROOM_PAUSE_FAILURE_RATE = float(env("MAILROOM_PAUSE_FAILURE_RATE", "0.2"))
 MAILROOM_PAUSE_MIN_SAMPLE = int(env("MAILROOM_PAUSE_MIN_SAMPLE", "100"))

@@ -10,9 +10,11 @@ from config import ratelimit
 def bucket(settings, redis_url):
     settings.REDIS_URL = redis_url
     client = redis.Redis.from_url(redis_url)
-    client.delete("mailroom:rate:promotional")
+    keys = ["mailroom:rate:promotional", "mailroom:quota:day", "mailroom:booked:queue"]
+    keys += ["mailroom:halved:group", "mailroom:halved:group:recent"]
+    client.delete(*keys)
     yield client
-    client.delete("mailroom:rate:promotional")
+    client.delete(*keys)
 
 
 def test_a_full_bucket_grants_then_makes_the_next_taker_wait(bucket):
@@ -26,7 +28,8 @@ def test_the_bucket_is_shared_through_redis_not_per_process(bucket):
     # Another worker (another client, another script handle) sees the same empty bucket.
     other_worker = redis.Redis.from_url(ratelimit.settings.REDIS_URL)
     script = other_worker.register_script(ratelimit._TAKE)
-    assert script(keys=["mailroom:rate:promotional"], args=[10, 10, 5, 60_000]) > 0
+    wait_ms, taken = script(keys=["mailroom:rate:promotional"], args=[10, 10, 5, 60_000, 0])
+    assert wait_ms > 0 and taken == 0
     assert float(bucket.hget("mailroom:rate:promotional", "tokens")) < 1
 
 
@@ -40,3 +43,46 @@ def test_embedded_default_keeps_the_bucket_in_process(settings):
     ratelimit._local_buckets.clear()
     assert ratelimit.take("account", rate=5, burst=5, wanted=5) == 0
     assert ratelimit.take("account", rate=5, burst=5, wanted=5) > 0
+
+
+def test_take_up_to_takes_what_the_bucket_holds(bucket):
+    assert ratelimit.take_up_to("promotional", rate=10, burst=10, wanted=4) == 4
+    assert ratelimit.take_up_to("promotional", rate=10, burst=10, wanted=20) == 6
+    assert ratelimit.take_up_to("promotional", rate=10, burst=10, wanted=5) == 0
+
+
+def test_a_quota_grants_up_to_its_limit_then_nothing(bucket):
+    assert ratelimit.take_quota("day", limit=100, wanted=60, keep_seconds=60) == 60
+    assert ratelimit.take_quota("day", limit=100, wanted=60, keep_seconds=60) == 40
+    assert ratelimit.take_quota("day", limit=100, wanted=1, keep_seconds=60) == 0
+
+
+def test_bookings_queue_after_each_other(bucket):
+    assert ratelimit.book("queue", count=10, rate=10) == 0
+    assert 0.9 <= ratelimit.book("queue", count=10, rate=10) <= 1.0  # after the first ten's second
+
+
+def test_halving_compounds_once_a_second_down_to_a_floor_and_expires(bucket):
+    assert ratelimit.rate_factor("group") == 1
+    ratelimit.halve("group", seconds=60)
+    ratelimit.halve("group", seconds=60)  # the same burst of deferrals
+    assert ratelimit.rate_factor("group") == 0.5
+    for _ in range(4):
+        bucket.delete("mailroom:halved:group:recent")  # a second later
+        ratelimit.halve("group", seconds=60)
+    assert ratelimit.rate_factor("group") == 0.125
+    assert 0 < bucket.ttl("mailroom:halved:group") <= 60
+
+
+def test_embedded_default_keeps_quotas_bookings_and_halvings_in_process(settings):
+    settings.REDIS_URL = ""
+    ratelimit._local_buckets.clear()
+    ratelimit._local_counters.clear()
+    ratelimit._local_bookings.clear()
+    ratelimit._local_halvings.clear()
+    assert ratelimit.take_up_to("account", rate=5, burst=5, wanted=8) == 5
+    assert ratelimit.take_quota("day", limit=3, wanted=5, keep_seconds=60) == 3
+    assert ratelimit.book("queue", count=5, rate=5) == 0
+    assert ratelimit.book("queue", count=5, rate=5) > 0.9
+    ratelimit.halve("group", seconds=60)
+    assert ratelimit.rate_factor("group") == 0.5

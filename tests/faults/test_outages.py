@@ -1,15 +1,18 @@
 """Outages mid-send: Redis killed for 10 s, the workers' PostgreSQL connections terminated,
-the ESP answering 503 then 429 with Retry-After, the SMTP server refusing connections."""
+the ESP answering 503 then 429 with Retry-After, the SMTP server refusing connections, and
+an outage longer than MAILROOM_GIVE_UP_AFTER_SECONDS."""
 
 import time
 
 import pytest
 from django.db import connection
 
-from campaigns.models import Delivery, SendChain
+from campaigns.models import Campaign, Delivery, SendChain
+from campaigns.sending import lifecycle
+from campaigns.tasks import resume_campaign
 from tests.services import RedisServer
 
-from .conftest import assert_nothing_lost, due_campaign, received_count, wait_for
+from .conftest import FAST, assert_nothing_lost, due_campaign, received_count, status, wait_for
 
 pytestmark = [pytest.mark.faults, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 TOTAL = 2_000
@@ -102,3 +105,32 @@ def test_smtp_server_refusing_connections_for_20_s(stack, smtp_sink):
     duplicates = assert_nothing_lost(campaign, smtp_sink.inbox.recipients, TOTAL)
     print(f"\nSMTP refusing for 20 s: {duplicates} sent twice; moving again {moved:.1f} s after it came back")
     assert moved < 10
+
+
+def test_an_outage_longer_than_the_give_up_time_fails_the_batch_and_pauses(stack, smtp_sink):
+    stack.env |= {"MAILROOM_GIVE_UP_AFTER_SECONDS": "3"}
+    smtp_sink.stop()  # refusing connections from the start
+    total = TOTAL // 4
+    campaign = due_campaign(total)
+    stack.workers(1)
+    stack.beat()
+    started = time.monotonic()
+    wait_for(lambda: status(campaign) == Campaign.Status.PAUSED, 60, "the campaign to pause")
+    gave_up = time.monotonic() - started
+    campaign.refresh_from_db()
+    assert "unavailable for over 3 s" in campaign.pause_reason
+    assert "Connection refused" in campaign.pause_reason
+    reasons = list(
+        Delivery.objects.filter(campaign=campaign, status=Delivery.Status.FAILED).values_list("reason", flat=True)
+    )
+    # Only the batches in hand failed (one per chain at most); the rest wait, pending.
+    assert 0 < len(reasons) <= int(FAST["MAILROOM_BATCH_SIZE"]) * int(FAST["MAILROOM_SEND_CHAINS"])
+    assert all(reason.startswith("email service unavailable for over 3 s: ") for reason in reasons)
+    assert campaign.failed_count == len(reasons) and campaign.sent_count == 0
+    assert Delivery.objects.filter(campaign=campaign, status=Delivery.Status.PENDING).count() == total - len(reasons)
+    # Nothing is lost: once the server is back, retrying and resuming send everyone.
+    smtp_sink.start()
+    assert lifecycle.retry_failed(campaign.pk) == len(reasons)
+    resume_campaign.delay(campaign.pk)
+    duplicates = assert_nothing_lost(campaign, smtp_sink.inbox.recipients, total, faults=0)
+    print(f"\nSMTP refusing: gave up and paused after {gave_up:.1f} s (give-up time 3 s); {duplicates} sent twice")

@@ -72,6 +72,13 @@ def test_report_shows_counts_for_a_marketer(client, marketer, campaign):
     assert url("resume", campaign) not in page
 
 
+def test_report_says_a_sending_campaign_waits_for_tomorrows_warmup_allowance(client, marketer, campaign):
+    Campaign.objects.filter(pk=campaign.pk).update(pause_reason=pipeline.WAITING_FOR_WARMUP)
+    page = text(client.get(url("inspect", campaign)))
+    assert "Waiting for tomorrow&#x27;s warm-up allowance." in page
+    assert "Paused:" not in page
+
+
 def test_status_endpoint_returns_progress_json(client, marketer, campaign):
     response = client.get(url("status", campaign))
     assert response.status_code == 200

@@ -72,6 +72,26 @@ def test_an_outage_backs_off_doubling_up_to_a_lease_or_as_the_backend_asks(campa
     assert chains.back_off(campaign.pk, 0) == 1
 
 
+@pytest.mark.django_db
+def test_an_outage_is_timed_from_its_first_back_off_until_a_batch_goes_through(campaign, settings):
+    settings.MAILROOM_GIVE_UP_AFTER_SECONDS = 60
+    chains.open_chains(campaign.pk)
+    chains.back_off(campaign.pk, 0)
+    began = SendChain.objects.get(campaign=campaign, slot=0).unavailable_since
+    chains.back_off(campaign.pk, 0)
+    assert SendChain.objects.get(campaign=campaign, slot=0).unavailable_since == began
+    assert not chains.outage_outlasted(campaign.pk, 0)
+    SendChain.objects.filter(campaign=campaign, slot=0).update(unavailable_since=began - timedelta(seconds=61))
+    assert chains.outage_outlasted(campaign.pk, 0)
+    assert not chains.outage_outlasted(campaign.pk, 1)  # the other chain met no outage
+    chains.pass_on(campaign.pk, 0)
+    assert not chains.outage_outlasted(campaign.pk, 0)
+    chains.back_off(campaign.pk, 0)
+    SendChain.objects.filter(campaign=campaign, slot=0).update(unavailable_since=began - timedelta(seconds=61))
+    chains.open_chains(campaign.pk)  # resuming starts the clock again
+    assert not chains.outage_outlasted(campaign.pk, 0)
+
+
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_the_keeper_renews_a_live_workers_rows_and_chain_but_not_what_it_let_go(
     postgres, campaign, settings, monkeypatch
