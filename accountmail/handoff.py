@@ -15,7 +15,8 @@ from django.core.mail import EmailMultiAlternatives, mailers
 from django.db import transaction
 from django.utils import timezone
 
-from campaigns.sending import delivery_errors, ratelimit
+from campaigns.sending import delivery_errors
+from campaigns.sending.throttles import ratelimit
 from suppression.addresses import address_hash
 from suppression.gateway import check_header_values
 from suppression.models import Stream

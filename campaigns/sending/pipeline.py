@@ -19,13 +19,14 @@ from campaigns.reports.deliverability import guard
 from suppression import policy
 from suppression.models import Stream
 
-from . import ab, chains, pacing, ratelimit
+from . import ab, chains
 from .builders import builder_for
 from .chains import Keeper
 from .claims import claim, defer, next_due_in, reclaim_stale, release
 from .delivery_errors import UNAVAILABLE, BackendUnavailable, classify
 from .lifecycle import pause
 from .outcomes import Recorder
+from .throttles import pacing, ratelimit
 
 Status = Campaign.Status
 WAITING_FOR_WARMUP = "Waiting for tomorrow's warm-up allowance."

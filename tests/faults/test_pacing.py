@@ -1,7 +1,7 @@
 """Pacing per mailbox provider, measured at the SMTP server with two worker processes: the
 Google group held to its rate while the others go at full speed, and a provider's SMTP
 deferrals slowing that provider only; and a campaign stopping at the day's warm-up
-allowance (the day boundary itself: tests/campaigns/sending/test_pacing.py)."""
+allowance (the day boundary itself: tests/campaigns/sending/throttles/test_pacing.py)."""
 
 import collections
 import json

@@ -2,7 +2,7 @@
 
 import time
 
-from campaigns.sending import ratelimit
+from campaigns.sending.throttles import ratelimit
 from config import ratelimit as buckets
 
 

@@ -11,8 +11,9 @@ from django.utils import timezone
 
 from campaigns import tasks
 from campaigns.models import Campaign, Delivery, SendChain
-from campaigns.sending import chains, lifecycle, pacing, pipeline, ratelimit
+from campaigns.sending import chains, lifecycle, pipeline
 from campaigns.sending.delivery_errors import BackendUnavailable
+from campaigns.sending.throttles import pacing, ratelimit
 from tests.factories import make_audience, make_campaign, make_page
 from tests.services import free_port
 

@@ -15,7 +15,7 @@ from django.conf import settings
 
 from config import ratelimit
 
-from .delivery_errors import deferred_by_recipient
+from ..delivery_errors import deferred_by_recipient
 
 OTHER = "other"  # every domain no group names
 
