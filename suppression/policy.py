@@ -174,7 +174,7 @@ def _close_in_one_statement(row):
 _prepared = weakref.WeakSet()  # the database connections whose session holds the statement
 _PREPARE_CLOSE = f"""
     PREPARE mailroom_close_channel (text, text, text, text, text, text, text, bigint, text, text) AS
-    WITH erased AS (
+    WITH erased AS MATERIALIZED (  -- looked up once, not once per CASE
         SELECT EXISTS (SELECT 1 FROM {Suppression._meta.db_table} WHERE address_hash = $2 AND source = $10) AS yes
     ), closed AS (
         INSERT INTO {Suppression._meta.db_table}
