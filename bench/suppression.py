@@ -9,6 +9,8 @@
   with 4 sync workers on PostgreSQL, from 100 concurrent connections (closed loop).
   Goal: under 50 ms; the line carries p50 and requests/s. Baseline: the p99 of the health
   check (one `SELECT 1`) under the same server and load, the floor of this stack here.
+- unsubscribe_rps_ratio: the same run's one-click requests/s against the health check's.
+  Goal: at least 0.8.
 
 Runs in the bench database that bench.database.prepare() made.
 """
@@ -199,6 +201,16 @@ def bench_unsubscribe():
         requests=len(latencies),
         cpus=os.cpu_count(),
         baseline_is="p99 of the health check (one SELECT 1) under the same server and load",
+    )
+    emit(
+        "unsubscribe_rps_ratio",
+        per_second,
+        "requests/s",
+        health_per_second,
+        goal_ratio=0.8,
+        workers=WORKERS,
+        concurrency=CONCURRENCY,
+        baseline_is="health check requests/s under the same server and load",
     )
 
 

@@ -45,6 +45,34 @@ def with_token(view):
     return wrapped
 
 
+def is_one_click(request):
+    """An RFC 8058 one-click POST: what mail providers send for their unsubscribe button."""
+    return request.method == "POST" and request.POST.get("List-Unsubscribe") == "One-Click"
+
+
+def close_offers(holder, source):
+    policy.record_opt_out(
+        holder.address,
+        Channel.EMAIL_MARKETING,
+        source,
+        hashed=holder.address_hash,
+        actor="the person",
+        campaign_id=holder.campaign_id,
+    )
+
+
+@limit_per_client
+@with_token
+def one_click(request, token, holder):
+    """RFC 8058: close email offers; 200, no redirect, nothing for a person to read.
+
+    suppression.middleware answers every one-click POST with this, before the session,
+    auth and messages middleware, none of which a provider's POST needs.
+    """
+    close_offers(holder, Source.ONE_CLICK)
+    return HttpResponse("You are unsubscribed from email offers.\n", content_type="text/plain")
+
+
 def back_to_page(token, flag):
     """303 See Other back to the (read-only) page, so a reload never re-posts."""
     response = HttpResponseRedirect(reverse("suppression:unsubscribe", args=[token]) + f"?{flag}")
@@ -76,17 +104,7 @@ def preference_page(request, token, holder, *, status=200, **extra):
 def unsubscribe(request, token, holder):
     if request.method != "POST":
         return preference_page(request, token, holder, saved="saved" in request.GET, undone="undone" in request.GET)
-    one_click = request.POST.get("List-Unsubscribe") == "One-Click"
-    policy.record_opt_out(
-        holder.address,
-        Channel.EMAIL_MARKETING,
-        Source.ONE_CLICK if one_click else Source.LINK,
-        hashed=holder.address_hash,
-        actor="the person",
-        campaign_id=holder.campaign_id,
-    )
-    if one_click:  # RFC 8058: 200, no redirect, nothing for a person to read
-        return HttpResponse("You are unsubscribed from email offers.\n", content_type="text/plain")
+    close_offers(holder, Source.LINK)  # the page's button (one-click POSTs: suppression.middleware)
     return render(request, "suppression/unsubscribed.html", {"address": holder.masked, "token": token})
 
 

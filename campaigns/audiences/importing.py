@@ -23,7 +23,7 @@ from django.utils import timezone
 
 from campaigns.models import Audience, Contact, private_storage
 from suppression import policy
-from suppression.addresses import address_hash, clean_address
+from suppression.addresses import clean_address, key_hash
 from suppression.models import Source
 
 from .exporting import neutralise
@@ -121,9 +121,9 @@ class RowCleaner:
     def address(self, cells):
         return clean_address(cells[self.email_index] if self.email_index < len(cells) else "")
 
-    def clean(self, cells, email):
+    def clean(self, cells, email, key):
         width = len(cells)
-        values = [email, address_hash(email)]
+        values = [email, key_hash(key)]
         for index, max_length, field in self.text:
             value = cells[index] if index < width else ""
             if max_length and len(value) > max_length:
@@ -154,7 +154,7 @@ def clean_rows(rows, cleaner, summary, report):
                 summary.duplicates += 1
                 report.add(line, "duplicate of an earlier row in this file (letter case ignored)")
                 continue
-            values = cleaner.clean(cells, email)
+            values = cleaner.clean(cells, email, key)
         except ValueError as error:
             summary.invalid += 1
             report.add(line, str(error))

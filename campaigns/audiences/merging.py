@@ -40,8 +40,30 @@ _COPY_SPECIAL = re.compile(r"[\\\t\n\r]")
 _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 
 
+def copy_text(rows):
+    """Rows in COPY's text format (much faster than per-value adaptation for a million rows).
+
+    Most chunks are plain text with nothing to escape: joined whole and checked once
+    (every tab a separator, every line break a row end, no backslash or carriage return).
+    """
+    try:
+        text = "\n".join(map("\t".join, rows))
+    except TypeError:  # a None or a date among the values
+        text = None
+    width = len(rows[0]) if rows else 0
+    if (
+        text is None
+        or text.count("\t") != len(rows) * (width - 1)
+        or text.count("\n") != len(rows) - 1
+        or "\\" in text
+        or "\r" in text
+    ):
+        return "".join(map(copy_line, rows))
+    return text + "\n"
+
+
 def copy_line(values):
-    """One row in COPY's text format (much faster than per-value adaptation for a million rows)."""
+    """One row in COPY's text format, each value escaped as it needs."""
     return (
         "\t".join(
             "\\N"
@@ -90,7 +112,7 @@ class Merger:
                 cursor.executemany(f"INSERT INTO {STAGING} VALUES ({marks})", rows)
                 self.merge(cursor, len(rows))
             return
-        text = "".join(map(copy_line, rows))  # Python work, done here while the thread runs SQL
+        text = copy_text(rows)  # Python work, done here while the thread runs SQL
         self.wait()
         self.pending = self.thread.submit(self._copy_and_merge, text, len(rows))
 

@@ -246,7 +246,7 @@ def _csv_rows(reader):
     for cells in reader:
         line = previous_end + 1  # where this record starts (a quoted newline spans lines)
         previous_end = reader.line_num
-        cells = [cell.strip() for cell in cells]
+        cells = list(map(str.strip, cells))
         if any(cells):
             yield line, cells
 

@@ -21,6 +21,19 @@ def one_click(client, path):
     return client.post(path, data="List-Unsubscribe=One-Click", content_type="application/x-www-form-urlencoded")
 
 
+def test_one_click_is_one_statement_and_sets_up_no_session_or_user(postgres, django_assert_num_queries):
+    """suppression.middleware answers before the session, auth and messages middleware;
+    the opt-out is one prepared statement (prepared once per connection)."""
+    client = Client(enforce_csrf_checks=True)
+    one_click(client, path_for("first@example.com"))  # this connection's first prepares the statement
+    with django_assert_num_queries(1) as queries:
+        response = one_click(client, path_for())
+    assert queries.captured_queries[0]["sql"].startswith("EXECUTE ")
+    assert response.status_code == 200 and response["Content-Type"] == "text/plain"
+    assert not hasattr(response.wsgi_request, "session") and not hasattr(response.wsgi_request, "user")
+    assert Suppression.objects.filter(address_hash=address_hash("ada@example.com"), source=Source.ONE_CLICK).exists()
+
+
 def test_get_shows_the_confirm_page_and_changes_nothing():
     response = Client().get(path_for())
     assert response.status_code == 200
