@@ -380,28 +380,15 @@ def record_opt_outs(addresses, channel, source, *, actor="", note=""):
     return len(new)
 
 
-def opt_outs_by_campaign(campaign_id):
-    """Address hashes that opted out of email offers citing `campaign_id` (its unsubscribe link).
+def closed_by_campaign(campaign_id, channel):
+    """Address hashes whose `channel` closed citing `campaign_id`: for email offers, people
+    who used its unsubscribe link; for undeliverable, its hard bounces and mailbox
+    rejections, reported by the ESP's webhooks or at hand-off.
 
     A queryset, so callers can count it or combine it in SQL.
     """
     return (
-        ConsentEvent.objects.filter(
-            campaign_id=campaign_id, channel=Channel.EMAIL_MARKETING, action=ConsentEvent.Action.OPT_OUT
-        )
-        .order_by()
-        .values("address_hash")
-        .distinct()
-    )
-
-
-def undeliverable_by_campaign(campaign_id):
-    """Address hashes this campaign found undeliverable: hard bounces and mailbox rejections,
-    reported by the ESP's webhooks or at hand-off. A queryset, like opt_outs_by_campaign."""
-    return (
-        ConsentEvent.objects.filter(
-            campaign_id=campaign_id, channel=Channel.UNDELIVERABLE, action=ConsentEvent.Action.OPT_OUT
-        )
+        ConsentEvent.objects.filter(campaign_id=campaign_id, channel=channel, action=ConsentEvent.Action.OPT_OUT)
         .order_by()
         .values("address_hash")
         .distinct()

@@ -17,6 +17,7 @@ from django.conf import settings
 from campaigns.models import Campaign, DeliveryEvent
 from campaigns.sending.lifecycle import pause
 from suppression import policy
+from suppression.models import Channel
 
 logger = logging.getLogger(__name__)
 
@@ -93,7 +94,7 @@ def rates(campaign_id, sent, complained=None):
     (the report has counted them already)."""
     if complained is None:
         complained = DeliveryEvent.objects.filter(campaign_id=campaign_id, kind=DeliveryEvent.Kind.COMPLAINED).count()
-    return Rates(sent, complained, policy.undeliverable_by_campaign(campaign_id).count())
+    return Rates(sent, complained, policy.closed_by_campaign(campaign_id, Channel.UNDELIVERABLE).count())
 
 
 def breach(current):

@@ -10,6 +10,7 @@ from django.db.models.functions import TruncHour, TruncMinute
 from campaigns.audiences.targeting import recipients
 from campaigns.models import Campaign, Delivery, DeliveryEvent
 from suppression import policy
+from suppression.models import Channel
 
 from . import deliverability
 
@@ -204,7 +205,7 @@ def unsubscribed(campaign_id):
         .order_by()
         .values("email_hash")
     )
-    return policy.opt_outs_by_campaign(campaign_id).union(via_esp).count()
+    return policy.closed_by_campaign(campaign_id, Channel.EMAIL_MARKETING).union(via_esp).count()
 
 
 def sent_over_time(campaign_id):

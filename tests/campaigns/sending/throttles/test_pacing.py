@@ -11,10 +11,10 @@ from django.utils import timezone
 
 from campaigns import tasks
 from campaigns.models import Campaign, Delivery, SendChain
-from campaigns.sending import chains, lifecycle, pipeline
+from campaigns.sending import chains, pipeline
 from campaigns.sending.delivery_errors import BackendUnavailable
 from campaigns.sending.throttles import pacing, ratelimit
-from tests.factories import make_audience, make_campaign, make_page
+from tests.factories import started_campaign
 from tests.services import free_port
 
 pytestmark = pytest.mark.django_db
@@ -41,13 +41,6 @@ def shared_redis(settings, redis_url):
     forget_pacing(redis_url)
 
 
-def started(people):
-    campaign = make_campaign(make_page(), make_audience("Customers", people))
-    lifecycle.schedule(campaign)
-    assert lifecycle.begin(campaign.pk)
-    return campaign
-
-
 def by_status(campaign):
     rows = Delivery.objects.filter(campaign=campaign).values_list("contact__email", "status")
     result = {}
@@ -65,7 +58,7 @@ def test_domains_fall_into_their_provider_groups():
 
 
 def test_without_rates_nothing_is_held_back(settings, sender_settings, outbox_dir, shared_redis):
-    campaign = started(GMAIL + OTHERS)
+    campaign = started_campaign(GMAIL + OTHERS)
     assert not pacing.enabled()
     assert pipeline.send_next_batch(campaign.pk) == 10
     assert by_status(campaign) == {"sent": {a for a, _ in GMAIL + OTHERS}}
@@ -73,7 +66,7 @@ def test_without_rates_nothing_is_held_back(settings, sender_settings, outbox_di
 
 def test_a_throttled_group_is_put_off_while_the_others_go(settings, sender_settings, outbox_dir, shared_redis):
     settings.MAILROOM_DOMAIN_RATES = {"google": 2}
-    campaign = started(GMAIL + OTHERS)
+    campaign = started_campaign(GMAIL + OTHERS)
     assert pipeline.send_next_batch(campaign.pk) == 10
     statuses = by_status(campaign)
     assert {a for a, _ in OTHERS} <= statuses["sent"]
@@ -98,7 +91,7 @@ def test_smtp_deferrals_halve_only_their_groups_rate(settings, sender_settings, 
     settings.MAILROOM_DOMAIN_RATES = {"google": 100, "yahoo": 100}
     people = [("a@gmail.com", "A"), ("b@yahoo.com", "B"), ("c@gmail.com", "C")]
     smtp_mailers.rcpt_replies["a@gmail.com"] = ["451 4.7.1 Too many messages, slow down"]
-    campaign = started(people)
+    campaign = started_campaign(people)
     pipeline.send_next_batch(campaign.pk)
     assert pacing.rate("google") == 50
     assert pacing.rate("yahoo") == 100
@@ -123,7 +116,7 @@ def test_a_campaign_waits_for_tomorrows_warmup_allowance(
     monkeypatch.setattr(ratelimit, "clock", lambda: today)
     settings.MAILROOM_WARMUP_SCHEDULE = [6, 100]
     settings.MAILROOM_WARMUP_START = timezone.localdate(today)
-    campaign = started(GMAIL + OTHERS)
+    campaign = started_campaign(GMAIL + OTHERS)
     with pytest.raises(pipeline.Waiting) as waiting:
         pipeline.send_next_batch(campaign.pk)
     assert 3600 < waiting.value.seconds <= 2 * 3600  # until midnight
@@ -149,7 +142,7 @@ def test_a_chain_out_of_warmup_allowance_is_left_for_beat_to_queue_tomorrow(
     monkeypatch.setattr(ratelimit, "clock", lambda: today)
     settings.MAILROOM_WARMUP_SCHEDULE = [6]
     settings.MAILROOM_WARMUP_START = timezone.localdate(today)
-    campaign = started(GMAIL + OTHERS)
+    campaign = started_campaign(GMAIL + OTHERS)
     (slot, run), _ = chains.open_chains(campaign.pk)
     tasks.send_batch(campaign.pk, slot, run)  # sends 6, then no next task: beat's lease instead
     lease_until = SendChain.objects.get(campaign=campaign, slot=slot).lease_until
@@ -170,7 +163,7 @@ def test_an_outage_gives_back_the_warmup_allowance_it_took(settings, sender_sett
     }
     settings.MAILROOM_WARMUP_SCHEDULE = [6]
     settings.MAILROOM_WARMUP_START = timezone.localdate()
-    campaign = started(GMAIL + OTHERS)
+    campaign = started_campaign(GMAIL + OTHERS)
     with pytest.raises(BackendUnavailable):
         pipeline.send_next_batch(campaign.pk)
     assert by_status(campaign) == {"pending": {a for a, _ in GMAIL + OTHERS}}
