@@ -11,7 +11,7 @@ from .health import health
 urlpatterns = [
     path("admin/", include(wagtailadmin_urls)),
     path("documents/", include(wagtaildocs_urls)),
-    path("", include("suppression.urls")),
+    path("", include("suppression.public.urls")),
     path("", include("campaigns.urls")),
     path("", include("signup.urls")),
     # anymail's ESP webhook views, guarded (suppression/webhooks/endpoints.py); its ledger

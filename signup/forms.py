@@ -12,7 +12,7 @@ from django import forms
 
 from suppression.addresses import InvalidAddress, check_address
 from suppression.models import Channel
-from suppression.views import CHOICES
+from suppression.public.views import CHOICES
 
 HONEYPOT = "website"
 # Control characters (CR, LF and the others Python's email package ends a line at) and the

@@ -79,7 +79,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    "suppression.middleware.OneClickMiddleware",  # the one-click POST skips what follows
+    "suppression.public.middleware.OneClickMiddleware",  # the one-click POST skips what follows
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",

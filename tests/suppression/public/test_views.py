@@ -22,7 +22,7 @@ def one_click(client, path):
 
 
 def test_one_click_is_one_statement_and_sets_up_no_session_or_user(postgres, django_assert_num_queries):
-    """suppression.middleware answers before the session, auth and messages middleware;
+    """suppression.public.middleware answers before the session, auth and messages middleware;
     the opt-out is one prepared statement (prepared once per connection)."""
     client = Client(enforce_csrf_checks=True)
     one_click(client, path_for("first@example.com"))  # this connection's first prepares the statement

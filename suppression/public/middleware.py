@@ -10,7 +10,7 @@ from django.urls import resolve
 
 from .views import is_one_click, one_click
 
-PREFIX = "/u/"  # suppression.urls: u/<token>/
+PREFIX = "/u/"  # suppression.public.urls: u/<token>/
 
 
 class OneClickMiddleware:

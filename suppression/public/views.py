@@ -16,9 +16,9 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from config.ratelimit import limit_per_client
 
-from . import policy
-from .models import Channel, Source
-from .tokens import BadToken, read_token
+from .. import policy
+from ..models import Channel, Source
+from ..tokens import BadToken, read_token
 
 CHOICES = (
     (Channel.EMAIL_MARKETING, "Email offers", "Product and course offers by email."),
@@ -66,7 +66,7 @@ def close_offers(holder, source):
 def one_click(request, token, holder):
     """RFC 8058: close email offers; 200, no redirect, nothing for a person to read.
 
-    suppression.middleware answers every one-click POST with this, before the session,
+    suppression.public.middleware answers every one-click POST with this, before the session,
     auth and messages middleware, none of which a provider's POST needs.
     """
     close_offers(holder, Source.ONE_CLICK)
@@ -104,7 +104,7 @@ def preference_page(request, token, holder, *, status=200, **extra):
 def unsubscribe(request, token, holder):
     if request.method != "POST":
         return preference_page(request, token, holder, saved="saved" in request.GET, undone="undone" in request.GET)
-    close_offers(holder, Source.LINK)  # the page's button (one-click POSTs: suppression.middleware)
+    close_offers(holder, Source.LINK)  # the page's button (one-click POSTs: suppression.public.middleware)
     return render(request, "suppression/unsubscribed.html", {"address": holder.masked, "token": token})
 
 
