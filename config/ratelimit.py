@@ -3,10 +3,12 @@
 A bucket lives in Redis (one Lua script, so taking tokens is atomic across processes and
 machines); without Redis (the embedded default runs one process of each kind) it lives in
 the process. So do their companions: daily quotas (take_quota), turns booked for work a
-bucket put off (book) and rates halved for a while (halve, rate_factor). Users: the global send rate per mail stream and its daily warm-up allowance
-(campaigns/sending/throttles/ratelimit.py), the rate per mailbox provider (campaigns/sending/throttles/pacing.py)
-and `limit_per_client`, which answers 429 with Retry-After to a client asking public pages
-too often.
+bucket put off (book) and rates halved for a while (halve, rate_factor).
+
+Users: the send rate per mail stream and its daily warm-up allowance
+(campaigns/sending/throttles/ratelimit.py), the rate per mailbox provider
+(campaigns/sending/throttles/pacing.py), and `limit_per_client`, which answers 429 with
+Retry-After to a client asking public pages too often.
 """
 
 import functools
