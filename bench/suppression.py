@@ -151,7 +151,6 @@ def bench_unsubscribe():
     port = free_port()
     env = os.environ | {
         "DJANGO_SETTINGS_MODULE": "config.settings.test",
-        "DATABASE_CONN_MAX_AGE": "60",  # as production should run: no new PostgreSQL connection per request
         # The per-IP limit runs as in production (a Redis bucket per request), set high
         # enough that one load generator on one address never meets it.
         "MAILROOM_PUBLIC_RATE": "1000000",

@@ -9,9 +9,23 @@ that counts; manage.py, Procfile.dev and the tests name their settings explicitl
 import os
 
 from celery import Celery
+from celery.signals import task_postrun, task_prerun
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.production")
 
 app = Celery("mailroom")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+@task_prerun.connect
+@task_postrun.connect
+def close_old_connections(task=None, **kwargs):
+    """Around each task, as around each request: drop a connection that failed or outlived
+    DATABASE_CONN_MAX_AGE, and have the next use ping a kept one first. Not for a task run
+    eagerly, inside its caller's transaction (Celery skips those too)."""
+    if getattr(task.request, "is_eager", False):
+        return
+    from django.db import close_old_connections
+
+    close_old_connections()

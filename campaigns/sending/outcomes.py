@@ -22,8 +22,9 @@ logger = logging.getLogger(__name__)
 
 
 def write_outcomes(rows, now):
-    """Set status, reason, ESP id and lease for many deliveries in one UPDATE … FROM (VALUES …);
-    return how many rows each status was written to.
+    """Set status, reason, ESP id and lease for many deliveries in one UPDATE … FROM a row
+    source (arrays unnested on PostgreSQL, VALUES on SQLite); return how many rows each
+    status was written to.
 
     rows: (pk, status, reason, esp_message_id, claimed_until). Django's bulk_update builds a
     CASE per field per row and cost more than the sending itself. A delivery that already
@@ -34,21 +35,27 @@ def write_outcomes(rows, now):
         return Counter()
     table = Delivery._meta.db_table
     adapt = connection.ops.adapt_datetimefield_value
-    params = [adapt(now)]
-    for pk, status, reason, message_id, claimed_until in rows:
-        params += [pk, status, reason, message_id, adapt(claimed_until)]
-    values = ", ".join(["(%s, %s, %s, %s, %s)"] * len(rows))
-    # An all-NULL column has no type on PostgreSQL; SQLite would turn a cast value into a number.
-    lease = "CAST(v.column5 AS timestamptz)" if connection.vendor == "postgresql" else "v.column5"
-    # VALUES columns are column1…column5 on both PostgreSQL and SQLite.
+    if connection.vendor == "postgresql":
+        # One array per column: the statement's text is the same for every chunk, so the
+        # driver does not parse 250 placeholders each time.
+        source = (
+            "unnest(%s::bigint[], %s::text[], %s::text[], %s::text[], %s::timestamptz[])"
+            " AS v(column1, column2, column3, column4, column5)"
+        )
+        params = [adapt(now), *(list(column) for column in zip(*rows, strict=True))]
+    else:  # SQLite: VALUES columns are column1…column5; a cast value would become a number
+        source = f"(VALUES {', '.join(['(%s, %s, %s, %s, %s)'] * len(rows))}) AS v"
+        params = [adapt(now)]
+        for pk, status, reason, message_id, claimed_until in rows:
+            params += [pk, status, reason, message_id, adapt(claimed_until)]
     with connection.cursor() as cursor:
         cursor.execute(
             f"""
             UPDATE {table} SET
                 status = v.column2, reason = v.column3, esp_message_id = v.column4,
-                claimed_until = {lease}, attempts = {table}.attempts + 1,
+                claimed_until = v.column5, attempts = {table}.attempts + 1,
                 sent_at = CASE WHEN v.column2 = 'sent' THEN %s ELSE {table}.sent_at END
-            FROM (VALUES {values}) AS v
+            FROM {source}
             WHERE {table}.id = v.column1 AND {table}.status IN (%s, %s)
             RETURNING {table}.status
             """,

@@ -111,10 +111,14 @@ TEMPLATES = [
 
 if not env("DATABASE_URL"):
     VAR_DIR.mkdir(parents=True, exist_ok=True)  # the embedded default's SQLite file lives here
+# Connections are kept between requests and tasks (a new PostgreSQL connection forks a
+# server process: it cost more than sending a batch) and pinged once per request or task
+# before reuse, so a restarted server or a killed connection costs a reconnect, not an error.
 DATABASES = {
     "default": dj_database_url.parse(
         env("DATABASE_URL", f"sqlite:///{VAR_DIR / 'mailroom.sqlite3'}"),
-        conn_max_age=int(env("DATABASE_CONN_MAX_AGE", "0")),
+        conn_max_age=int(env("DATABASE_CONN_MAX_AGE", "60")),
+        conn_health_checks=True,
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
@@ -233,6 +237,9 @@ CELERY_TASK_ROUTES = {
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Celery closes every database connection after each task unless told to reuse them;
+# config.celery then treats them as Django does between requests (DATABASE_CONN_MAX_AGE).
+CELERY_DB_REUSE_MAX = 1000
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TIMEZONE = TIME_ZONE
 MAILROOM_SCHEDULER_INTERVAL = float(env("MAILROOM_SCHEDULER_INTERVAL", "5"))
