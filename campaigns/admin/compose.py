@@ -52,6 +52,11 @@ AUTHORS = ("campaigns.add_campaign", "campaigns.change_campaign")
 TEST_SETTINGS = ("test_share", "test_wait", "test_metric")
 
 
+def subject_field(label):
+    """The form field for subject variant `label` (one of ab.LABELS)."""
+    return f"subject_{label.lower()}"
+
+
 def for_campaign_authors(view):
     """Refuse the view (403) to users who may neither add nor change campaigns."""
 
@@ -152,7 +157,7 @@ class CampaignForm(WagtailAdminModelForm):
     optional subject variants for an A/B test (SubjectVariant rows, labelled A to D)."""
 
     subject_a, subject_b, subject_c, subject_d = (
-        forms.CharField(label=f"Subject {label}", max_length=255, required=False) for label in "ABCD"
+        forms.CharField(label=f"Subject {label}", max_length=255, required=False) for label in ab.LABELS
     )
 
     class Media:
@@ -178,7 +183,7 @@ class CampaignForm(WagtailAdminModelForm):
             self.fields[name].required = False
         if self.instance.pk:
             for variant in self.instance.variants.all():
-                self.initial[f"subject_{variant.label.lower()}"] = variant.subject
+                self.initial[subject_field(variant.label)] = variant.subject
 
     @functools.cached_property
     def changed_data(self):
@@ -192,7 +197,8 @@ class CampaignForm(WagtailAdminModelForm):
 
     def subjects(self):
         """The variant subjects typed in, in order, empty ones left out."""
-        return [subject for label in "abcd" if (subject := (self.cleaned_data.get(f"subject_{label}") or "").strip())]
+        typed = ((self.cleaned_data.get(subject_field(label)) or "").strip() for label in ab.LABELS)
+        return [subject for subject in typed if subject]
 
     def clean(self):
         cleaned = super().clean()
@@ -357,7 +363,7 @@ def campaign_panels():
             ),
             MultiFieldPanel(
                 [
-                    *(FieldPanel(f"subject_{label}") for label in "abcd"),
+                    *(FieldPanel(subject_field(label)) for label in ab.LABELS),
                     FieldPanel("test_share"),
                     FieldPanel("test_wait"),
                     FieldPanel("test_metric"),
