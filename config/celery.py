@@ -20,7 +20,7 @@ app.autodiscover_tasks()
 
 @task_prerun.connect
 @task_postrun.connect
-def close_old_connections(task=None, **kwargs):
+def reuse_database_connections(task, **kwargs):
     """Around each task, as around each request: drop a connection that failed or outlived
     DATABASE_CONN_MAX_AGE, and have the next use ping a kept one first. Not for a task run
     eagerly, inside its caller's transaction (Celery skips those too)."""

@@ -23,7 +23,6 @@ logger = logging.getLogger(__name__)
 SENDING_FIELDS = [
     *(field.name for field in Delivery._meta.concrete_fields),
     *(f"contact__{name}" for name in ("email", "email_hash", "first_name", "last_name")),
-    "variant",
 ]
 
 
