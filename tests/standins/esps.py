@@ -23,6 +23,15 @@ def _ses_options(server):
     }
 
 
+# Who the ESP tests mail: a name that must stay escaped in HTML, one the stand-ins that
+# report refusals refuse (its address holds "inactive"), and one opted out after the snapshot.
+PEOPLE = [
+    ("ada@example.com", "<Ada>"),
+    ("grace@example.com", "Grace"),
+    ("inactive@example.com", "Ina"),
+    ("optout@example.com", "Opt"),
+]
+
 # name: (stand-in class, anymail backend, options for a running stand-in)
 ESPS = {
     "postmark": (StandInPostmark, "postmark", lambda s: {"api_url": s.api_url, "server_token": "stand-in"}),

@@ -9,15 +9,9 @@ from campaigns.sending.delivery_errors import BackendUnavailable
 from suppression import policy
 from suppression.models import Channel, Source, Suppression
 from tests.factories import send_until_idle, started_campaign
+from tests.standins.esps import PEOPLE
 
 pytestmark = pytest.mark.django_db
-
-PEOPLE = [
-    ("ada@example.com", "<Ada>"),
-    ("grace@example.com", "Grace"),
-    ("inactive@example.com", "Ina"),
-    ("optout@example.com", "Opt"),
-]
 
 
 @pytest.fixture(params=[True, False], ids=["batch", "single"])

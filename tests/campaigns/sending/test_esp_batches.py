@@ -18,12 +18,6 @@ from tests.standins import esps
 
 pytestmark = pytest.mark.django_db
 
-PEOPLE = [
-    ("ada@example.com", "<Ada>"),
-    ("grace@example.com", "Grace"),
-    ("inactive@example.com", "Ina"),
-    ("optout@example.com", "Opt"),
-]
 INJECTED = "Mallory\r\nBcc: spy@evil.example"
 # ESPs whose API answers each recipient's refusal in the send call itself; the others
 # accept the call and report refused recipients later, as webhook events.
@@ -51,7 +45,7 @@ def esp(esp_server, settings):
 
 @pytest.fixture
 def campaign(sender_settings):
-    audience = make_audience("Customers", PEOPLE)
+    audience = make_audience("Customers", esps.PEOPLE)
     stored_without_checks(audience, "mallory@example.com", first_name=INJECTED)  # in the subject
     campaign = make_campaign(make_page(subject="{first_name|Hello}, new offers"), audience)
     lifecycle.schedule(campaign)
