@@ -157,9 +157,10 @@ def chunks_by_variant(campaign, deliveries, backend):
     """(builder, chunk) in turn: one builder per subject variant (campaigns.sending.ab; one
     for a campaign without a test), from the email frozen with that variant's subject.
     `deliveries` come sorted by variant."""
-    for _, group in groupby(deliveries, key=lambda delivery: delivery.variant_id):
+    for variant_id, group in groupby(deliveries, key=lambda delivery: delivery.variant_id):
         group = list(group)
-        builder = builder_for(campaign.for_variant(group[0].variant), backend)
+        variant = campaign.variants.get(pk=variant_id) if variant_id else None
+        builder = builder_for(campaign.for_variant(variant), backend)
         size = chunk_size(builder)
         for start in range(0, len(group), size):
             yield builder, group[start : start + size]
