@@ -7,7 +7,9 @@ each wrapping its own real backend. For each message the gateway:
 2. for promotional mail, adds List-Unsubscribe / List-Unsubscribe-Post when the
    pipeline supplied `message.unsubscribe_url`, then refuses the message unless the
    headers are there and the unsubscribe link is in every body part;
-3. drops recipients the policy blocks for that stream and records each drop;
+3. drops recipients the policy blocks for that stream and records each drop (by the
+   keyed hash in `message.mailroom_hashes` where the pipeline supplied a contact's, else
+   hashing the address here);
 4. hands the rest to the real backend.
 """
 
@@ -222,7 +224,10 @@ class GatewayBackend(BaseEmailBackend):
     def _drop_blocked(self, messages, stream):
         """Remove blocked recipients; record each drop on the message and in the ledger."""
         recipients = {bare_address(r) for message in messages for r in message.recipients()}
-        blocked = policy.blocked(recipients, stream) if recipients else {}
+        known = {}
+        for message in messages:
+            known.update(getattr(message, "mailroom_hashes", None) or {})
+        blocked = policy.blocked(recipients, stream, known) if recipients else {}
         kept, drops = [], []
         for message in messages:
             message.mailroom_dropped = {}

@@ -47,11 +47,15 @@ class PolicyError(Exception):
     """An attempt to change consent in a way the policy forbids."""
 
 
-def blocked(addresses, stream):
-    """Map each blocked address (as given) to the channel that blocks it for `stream`."""
+def blocked(addresses, stream, known=None):
+    """Map each blocked address (as given) to the channel that blocks it for `stream`.
+
+    known: {address: its keyed hash} for addresses whose hash the caller holds (a
+    contact's email_hash), so they are not hashed again."""
+    known = known or {}
     by_hash = {}
     for address in addresses:
-        by_hash.setdefault(address_hash(address), []).append(address)
+        by_hash.setdefault(known.get(address) or address_hash(address), []).append(address)
     return {
         address: channel for hash_, channel in blocked_by_hash(by_hash, stream).items() for address in by_hash[hash_]
     }

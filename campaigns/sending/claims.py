@@ -126,9 +126,10 @@ def renew(deliveries):
 
 def release(deliveries):
     """Hand claimed rows back (paused or cancelled mid-batch, or the backend unavailable)."""
-    Delivery.objects.filter(among(d.pk for d in deliveries), status=Delivery.Status.CLAIMED).update(
-        status=Delivery.Status.PENDING, claimed_until=None
-    )
+    if deliveries:  # every batch asks, with nothing to hand back unless the warm-up binds
+        Delivery.objects.filter(among(d.pk for d in deliveries), status=Delivery.Status.CLAIMED).update(
+            status=Delivery.Status.PENDING, claimed_until=None
+        )
 
 
 def defer(later):

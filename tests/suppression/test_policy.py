@@ -38,6 +38,16 @@ def test_address_variants_are_one_person():
     assert normalise_address(" Ada@Bücher.Example ") == "Ada@xn--bcher-kva.example"
 
 
+def test_a_hash_the_caller_holds_is_checked_as_given_and_the_rest_are_hashed():
+    policy.record_opt_out("ada@example.com", Channel.EMAIL_MARKETING, Source.LINK)
+    known = {"Ada <ada@example.com>": address_hash("ada@example.com"), "grace@example.com": None}
+    everyone = [*known, "ADA@example.com"]
+    assert policy.blocked(everyone, "promotional", known) == {
+        "Ada <ada@example.com>": Channel.EMAIL_MARKETING,  # held: no parsing of the display name
+        "ADA@example.com": Channel.EMAIL_MARKETING,
+    }
+
+
 def test_person_may_opt_back_in_only_to_their_own_channels():
     policy.record_opt_out("ada@example.com", Channel.EMAIL_MARKETING, Source.LINK)
     policy.record_opt_out("ada@example.com", Channel.COMPLAINT, Source.COMPLAINT)

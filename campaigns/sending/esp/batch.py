@@ -85,6 +85,8 @@ class BatchBuilder:
             message.merge_metadata[address] = {"campaign": str(self.campaign_id), "delivery": str(delivery.pk)}
             message.unsubscribe_urls.add(values["unsubscribe_url"])
         message.mailroom_stream = Stream.PROMOTIONAL
+        # The gateway checks the ledger by the hash each contact holds, not hashing again.
+        message.mailroom_hashes = {d.contact.email: getattr(d.contact, "email_hash", None) for d in chunk}
         message.recipients_split = True
         return message
 
