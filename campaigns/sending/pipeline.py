@@ -5,11 +5,9 @@ Tasks call send_next_batch. Nothing here renders a page per recipient (DESIGN in
 or assumes a single worker (invariant 6); starting a campaign is in lifecycle and snapshot.
 """
 
-from contextlib import contextmanager
 from itertools import groupby
 
 from django.conf import settings
-from django.core.mail import mailers
 from django.db.models import Q
 from django.utils import timezone
 
@@ -23,8 +21,9 @@ from . import ab, chains
 from .builders import builder_for
 from .chains import Keeper
 from .claims import claim, defer, next_due_in, reclaim_stale, release
-from .delivery_errors import UNAVAILABLE, BackendUnavailable, classify
+from .delivery_errors import BackendUnavailable
 from .lifecycle import pause
+from .mailer import promotional_gateway
 from .outcomes import Recorder
 from .throttles import pacing, ratelimit
 
@@ -56,22 +55,6 @@ def chunk_size(builder):
     most a killed worker may send twice, nor more than one second of the rate limit."""
     rate = int(settings.MAILROOM_RATE_LIMITS.get(Stream.PROMOTIONAL, 0))
     return max(1, min(builder.chunk_size, settings.MAILROOM_CHUNK_SIZE, rate or builder.chunk_size))
-
-
-@contextmanager
-def promotional_gateway():
-    """The promotional mailer, open; BackendUnavailable when its backend cannot be reached."""
-    gateway = mailers["promotional"]
-    try:
-        gateway.open()
-    except Exception as error:
-        if classify(error) != UNAVAILABLE:
-            raise
-        raise BackendUnavailable(f"{type(error).__name__}: {error}") from error
-    try:
-        yield gateway
-    finally:
-        gateway.close()
 
 
 def deliver(campaign, deliveries, keeper):
