@@ -1,8 +1,9 @@
 """Send-engine figures through real Redis, PostgreSQL and two worker processes.
 
 send_esp_batch, send_esp_single (anymail's Postmark backend → stand-in Postmark API on
-loopback), send_esp_batch_<esp> for every ESP with a stand-in (BENCH_ESP_RECIPIENTS each;
-Resend sends one message per call) and send_smtp (→ aiosmtpd on loopback), each against a
+loopback), send_esp_batch_<esp> for every ESP with a stand-in (BENCH_ESP_RECIPIENTS each,
+best of BENCH_ESP_ROUNDS against the best of as many baselines; Resend sends one message
+per call) and send_smtp (→ aiosmtpd on loopback), each against a
 baseline: the same messages built by the same builder and handed to the same anymail
 backend and sink in this one process, with no database or broker. worker_peak_rss_mb at
 10,000 and 100,000 recipients; snapshot_1m_s against a plain INSERT … SELECT of the same
@@ -26,6 +27,7 @@ import json
 import os
 import tempfile
 import time
+from contextlib import contextmanager
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -42,6 +44,7 @@ RECIPIENTS = int(os.environ.get("BENCH_RECIPIENTS", "100000"))
 # Large enough that a campaign's start (the first task picked up, the template stored at
 # the ESP) does not weigh on the rate: at 5,000 it was a tenth to a quarter of the run.
 ESP_RECIPIENTS = int(os.environ.get("BENCH_ESP_RECIPIENTS", "20000"))
+ESP_ROUNDS = int(os.environ.get("BENCH_ESP_ROUNDS", "3"))
 ESP_GOALS = {"mailgun": 8_000}  # recipients/s; every ESP's goal is also a ratio of at least 0.8
 BASELINE_SAMPLE = int(os.environ.get("BENCH_BASELINE_SAMPLE", "20000"))
 POSTMARK = "anymail.backends.postmark.EmailBackend"
@@ -83,34 +86,46 @@ def peak_rss_mb(worker):
     return peak
 
 
-def run_campaign(audience, env):
-    """Send one campaign with two fresh worker processes; returns (recipients/s, peak RSS MB)."""
-    from campaigns.models import Campaign
+@contextmanager
+def two_workers(env):
+    """Two fresh promotional worker processes with `env`; yields (workers, their log folder)."""
     from config.celery import app
 
     app.control.purge()
-    campaign = make_campaign(audience)
     worker_env = os.environ | env | {"DJANGO_SETTINGS_MODULE": "config.settings.test", "PYTHONUNBUFFERED": "1"}
     logs = Path(tempfile.mkdtemp(prefix="mailroom-bench-"))
     workers = [Worker(worker_env, "promotional", logs / f"worker{n}.log", concurrency=1) for n in range(2)]
     try:
-        call_command("send_campaign", str(campaign.pk), stdout=io.StringIO())
-        deadline = time.monotonic() + CAMPAIGN_TIMEOUT
-        while True:
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"campaign {campaign.pk} not sent after {CAMPAIGN_TIMEOUT} s; logs in {logs}")
-            campaign.refresh_from_db()
-            if campaign.status == Campaign.Status.SENT:
-                break
-            if campaign.status not in (Campaign.Status.SCHEDULED, Campaign.Status.SENDING):
-                raise RuntimeError(f"campaign {campaign.status}: {campaign.pause_reason}")
-            time.sleep(0.2)
-        rss = max(peak_rss_mb(worker) for worker in workers)
+        yield workers, logs
     finally:
         for worker in workers:
             worker.stop()
-    seconds = (campaign.finished_at - campaign.started_at).total_seconds()
-    return campaign.sent_count / seconds, rss
+
+
+def send_campaign(audience, logs):
+    """Send one new campaign to `audience` through the running workers; returns recipients/s."""
+    from campaigns.models import Campaign
+
+    campaign = make_campaign(audience)
+    call_command("send_campaign", str(campaign.pk), stdout=io.StringIO())
+    deadline = time.monotonic() + CAMPAIGN_TIMEOUT
+    while True:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"campaign {campaign.pk} not sent after {CAMPAIGN_TIMEOUT} s; logs in {logs}")
+        campaign.refresh_from_db()
+        if campaign.status == Campaign.Status.SENT:
+            break
+        if campaign.status not in (Campaign.Status.SCHEDULED, Campaign.Status.SENDING):
+            raise RuntimeError(f"campaign {campaign.status}: {campaign.pause_reason}")
+        time.sleep(0.2)
+    return campaign.sent_count / (campaign.finished_at - campaign.started_at).total_seconds()
+
+
+def run_campaign(audience, env):
+    """Send one campaign with two fresh worker processes; returns (recipients/s, peak RSS MB)."""
+    with two_workers(env) as (workers, logs):
+        rate = send_campaign(audience, logs)
+        return rate, max(peak_rss_mb(worker) for worker in workers)
 
 
 def frozen_campaign():
@@ -151,27 +166,35 @@ def baseline(backend, deliveries):
     return len(deliveries) / (time.perf_counter() - started)
 
 
-def bench_esp(name, server, audience, batch, baseline_count):
-    """(recipients/s through the workers, the in-process baseline's, worker peak RSS MB)."""
+def esp_env(name, server, batch):
+    return {
+        "MAILROOM_PROMOTIONAL_BACKEND": esps.backend_path(name),
+        "MAILROOM_PROMOTIONAL_OPTIONS": json.dumps(esps.options(name, server)),
+        "MAILROOM_ESP_BATCH": "1" if batch else "0",
+    }
+
+
+def esp_baseline(name, server, batch, count):
+    """The in-process baseline's recipients/s for `count` recipients."""
     from django.test import override_settings
     from django.utils.module_loading import import_string
 
-    options = esps.options(name, server)
-    env = {
-        "MAILROOM_PROMOTIONAL_BACKEND": esps.backend_path(name),
-        "MAILROOM_PROMOTIONAL_OPTIONS": json.dumps(options),
-        "MAILROOM_ESP_BATCH": "1" if batch else "0",
-    }
-    rate, rss = run_campaign(audience, env)
     with override_settings(MAILROOM_ESP_BATCH=batch):
-        backend = import_string(esps.backend_path(name))(alias="bench", **options)
-        base = baseline(backend, contacts(baseline_count))
-    return rate, base, rss
+        backend = import_string(esps.backend_path(name))(alias="bench", **esps.options(name, server))
+        return baseline(backend, contacts(count))
+
+
+def bench_esp(name, server, audience, batch, baseline_count):
+    """(recipients/s through the workers, the in-process baseline's, worker peak RSS MB)."""
+    rate, rss = run_campaign(audience, esp_env(name, server, batch))
+    return rate, esp_baseline(name, server, batch, baseline_count), rss
 
 
 def esp_batches():
     """send_esp_batch_<esp>: each ESP's batch path (Resend's one message per call) to its
-    stand-in, ESP_RECIPIENTS recipients each."""
+    stand-in, ESP_RECIPIENTS recipients each, best of ESP_ROUNDS campaigns (the same two
+    workers) against the best of as many baselines, run in turn: on this shared machine one
+    run of either side swung by half from the next, and other work only ever slows a run."""
     from campaigns.sending.esp.table import ESPS
 
     ensure_sender()
@@ -179,13 +202,25 @@ def esp_batches():
     for name in esps.ESPS:
         audience = seed_audience(f"esp-{name}", ESP_RECIPIENTS)
         server = esps.start(name, record=False)
+        rates, bases = [], []
         try:
-            rate, base, _ = bench_esp(name, server, audience, True, ESP_RECIPIENTS)
+            with two_workers(esp_env(name, server, True)) as (_, logs):
+                for _ in range(ESP_ROUNDS):
+                    rates.append(send_campaign(audience, logs))
+                    bases.append(esp_baseline(name, server, True, ESP_RECIPIENTS))
         finally:
             server.stop()
-        path = "batch" if name in batched else "one message per call"
-        goal = ESP_GOALS.get(name, "ratio >= 0.8")
-        emit(f"send_esp_batch_{name}", rate, "recipients/s", base, recipients=ESP_RECIPIENTS, path=path, goal=goal)
+        emit(
+            f"send_esp_batch_{name}",
+            max(rates),
+            "recipients/s",
+            max(bases),
+            recipients=ESP_RECIPIENTS,
+            path="batch" if name in batched else "one message per call",
+            runs=[round(rate) for rate in rates],
+            baseline_runs=[round(base) for base in bases],
+            goal=ESP_GOALS.get(name, "ratio >= 0.8"),
+        )
 
 
 def run():
