@@ -12,7 +12,7 @@ import hashlib
 import weakref
 from datetime import timedelta
 
-from django.db import connection, transaction
+from django.db import InterfaceError, OperationalError, connection, transaction
 from django.db.models import Case, CharField, Exists, IntegerField, Min, OuterRef, Q, Value, When
 from django.utils import timezone
 
@@ -158,7 +158,23 @@ def _close_in_one_statement(row):
     in a transaction took seven round trips and about five times as long, and planning
     this statement afresh took as long as running it. It is prepared once per database
     connection (PREPARE is per session; a pooler in transaction mode would need session mode).
+
+    Outside a transaction the statement also stands in for Django's health-check ping of a
+    kept connection (a round trip as long as the statement's, 0.15 ms here): a connection
+    found dead is closed and the statement run once more on a new one. Running it twice is
+    safe, as closing a closed channel changes nothing.
     """
+    if connection.in_atomic_block:
+        return _run_close(row)
+    connection.health_check_done = True  # this request's check: the statement below
+    try:
+        return _run_close(row)
+    except (OperationalError, InterfaceError):
+        connection.close()
+        return _run_close(row)
+
+
+def _run_close(row):
     with connection.cursor() as cursor:
         if connection.connection not in _prepared:  # PREPARE outlives a rolled-back transaction
             cursor.execute(_PREPARE_CLOSE)

@@ -3,7 +3,9 @@ forged or truncated tokens are refused without side effects."""
 
 from urllib.parse import urlparse
 
+import psycopg
 import pytest
+from django.db import connection
 from django.test import Client
 
 from suppression.addresses import address_hash
@@ -31,6 +33,21 @@ def test_one_click_is_one_statement_and_sets_up_no_session_or_user(postgres, dja
     assert queries.captured_queries[0]["sql"].startswith("EXECUTE ")
     assert response.status_code == 200 and response["Content-Type"] == "text/plain"
     assert not hasattr(response.wsgi_request, "session") and not hasattr(response.wsgi_request, "user")
+    assert Suppression.objects.filter(address_hash=address_hash("ada@example.com"), source=Source.ONE_CLICK).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_one_click_on_a_connection_the_server_dropped_reconnects_and_closes_offers(postgres):
+    """The statement stands in for Django's health-check ping: a kept connection found dead
+    (the server restarted, a pooler cut it) is replaced and the opt-out still made."""
+    client = Client(enforce_csrf_checks=True)
+    assert one_click(client, path_for("first@example.com")).status_code == 200
+    params = connection.get_connection_params()
+    server = {name: params[name] for name in ("dbname", "user", "host", "port", "password") if params.get(name)}
+    with psycopg.connect(**server, autocommit=True) as other:
+        other.execute("SELECT pg_terminate_backend(%s)", [connection.connection.info.backend_pid])
+    response = one_click(client, path_for())
+    assert response.status_code == 200
     assert Suppression.objects.filter(address_hash=address_hash("ada@example.com"), source=Source.ONE_CLICK).exists()
 
 
