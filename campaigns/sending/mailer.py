@@ -20,6 +20,7 @@ _kept = threading.local()  # per thread: a backend instance is not made to be sh
 
 
 def kept_open(gateway):
+    """Whether the gateway may stay open after a batch: an anymail backend's may."""
     return isinstance(gateway.backend, AnymailBaseBackend)
 
 
