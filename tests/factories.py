@@ -103,14 +103,20 @@ def stored_without_checks(audience, email, first_name="Eve"):
     Membership.objects.create(audience=audience, contact=contact)
 
 
-def started_campaign(people):
-    """A campaign to `people` (email, first name), frozen and snapshotted, ready to send."""
+def start(campaign):
+    """Schedule `campaign` for now and begin it: frozen, snapshotted and sending, with no
+    batch queued (the test sends in this process, or starts workers)."""
     from campaigns.sending import lifecycle
 
-    campaign = make_campaign(make_page(), make_audience("Customers", people))
     lifecycle.schedule(campaign)
     assert lifecycle.begin(campaign.pk)
+    campaign.refresh_from_db()
     return campaign
+
+
+def started_campaign(people):
+    """A campaign to `people` (email, first name), frozen and snapshotted, ready to send."""
+    return start(make_campaign(make_page(), make_audience("Customers", people)))
 
 
 def send_until_idle(campaign):

@@ -5,19 +5,11 @@ from datetime import timedelta
 from django.utils import timezone
 
 from campaigns.models import Campaign, Delivery, DeliveryEvent
-from campaigns.sending import lifecycle
 from suppression import policy
 from suppression.models import Channel, Source
-from tests.factories import make_audience, make_campaign, make_page
+from tests.factories import make_audience, make_campaign, make_page, start
 
 PEOPLE = [(f"person{number}@example.com", f"Person{number}") for number in range(10)]
-
-
-def start(campaign):
-    lifecycle.schedule(campaign)
-    assert lifecycle.begin(campaign.pk)
-    campaign.refresh_from_db()
-    return campaign
 
 
 def mark(campaign, emails, **fields):

@@ -12,7 +12,7 @@ from campaigns import checklist
 from campaigns.models import Campaign, Delivery, DeliveryEvent
 from campaigns.sending import lifecycle
 from cms.models import EmailPage
-from tests.factories import make_audience, make_campaign, make_page, send_until_idle
+from tests.factories import make_audience, make_campaign, make_page, send_until_idle, start
 
 pytestmark = pytest.mark.django_db
 PEOPLE = [("ada@example.com", "Ada")]
@@ -57,8 +57,7 @@ def test_the_published_version_is_sent_and_a_differing_draft_is_pointed_out(send
     result = checklist.check(campaign)
     assert result.ok
     assert result.warnings and "draft that differs" in result.warnings[0]
-    lifecycle.schedule(campaign)
-    assert lifecycle.begin(campaign.pk)
+    start(campaign)
     campaign.refresh_from_db()
     assert "Published heading" in campaign.frozen_html and "Draft heading" not in campaign.frozen_html
     assert "Published heading" in campaign.frozen_text
@@ -79,8 +78,7 @@ def test_a_page_unpublished_after_scheduling_goes_back_to_draft_with_the_reason(
 def test_contacts_who_stopped_opening_are_pointed_out_once_opens_are_reported(sender_settings, outbox_dir):
     people = [("ada@example.com", "Ada"), ("bo@example.com", "Bo"), ("cy@example.com", "Cy")]
     earlier = make_campaign(make_page(title="Earlier"), make_audience("Earlier", people), name="Earlier")
-    lifecycle.schedule(earlier)
-    assert lifecycle.begin(earlier.pk)
+    start(earlier)
     send_until_idle(earlier)
     Delivery.objects.filter(campaign=earlier).update(sent_at=timezone.now() - timedelta(days=200))
     campaign = make_campaign(make_page(title="Next"), make_audience("Next", people), name="Next")

@@ -11,10 +11,10 @@ from playwright.sync_api import expect
 
 from campaigns.management.commands.seed_demo import GROUP_PERMISSIONS
 from campaigns.models import Campaign, Delivery
-from campaigns.sending import claims, lifecycle, outcomes
+from campaigns.sending import claims, outcomes
 from suppression import policy
 from suppression.models import Channel, Source
-from tests.factories import make_audience, make_campaign, make_page
+from tests.factories import make_audience, make_campaign, make_page, start
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 
@@ -54,8 +54,7 @@ def test_marketer_watches_progress_pauses_and_resumes(
     marketer()
     policy.record_opt_out("reader19@example.com", Channel.EMAIL_MARKETING, Source.LINK)
     campaign = make_campaign(make_page(), make_audience("Readers", PEOPLE), name="Spring courses")
-    lifecycle.schedule(campaign)
-    assert lifecycle.begin(campaign.pk)  # sending, but no batch queued: the test sends by hand first
+    start(campaign)  # sending, but no batch queued: the test sends by hand first
 
     page = browser_page
     page.goto(f"{live_server.url}/admin/login/")

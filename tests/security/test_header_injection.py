@@ -20,7 +20,7 @@ from campaigns.proofs import send_test
 from cms.models import EmailPage
 from config.settings.base import gateway_mailer
 from suppression.gateway import HeaderInjection
-from tests.factories import make_audience, make_campaign, make_page, send_until_idle, stored_without_checks
+from tests.factories import make_audience, make_campaign, make_page, send_until_idle, start, stored_without_checks
 from tests.security.staff import staff_user
 
 pytestmark = pytest.mark.django_db
@@ -30,14 +30,12 @@ INJECTED = f"\r\nBcc: {SPY}"
 
 @pytest.fixture
 def campaign(sender_settings):
-    from campaigns.sending import lifecycle
 
     audience = make_audience("Customers", [("ada@example.com", "Ada")])
     stored_without_checks(audience, f"eve@example.com{INJECTED}")
     stored_without_checks(audience, "mallory@example.com", first_name=f"Mallory{INJECTED}")  # in the subject
     campaign = make_campaign(make_page(subject="{first_name|Hello}, new offers"), audience)
-    lifecycle.schedule(campaign)
-    assert lifecycle.begin(campaign.pk)
+    start(campaign)
     return campaign
 
 

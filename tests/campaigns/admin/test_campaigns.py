@@ -14,8 +14,8 @@ from django.urls import reverse
 from campaigns.management.commands.seed_demo import GROUP_PERMISSIONS
 from campaigns.models import Campaign, Delivery
 from campaigns.sending import pipeline
-from tests.campaigns.report_data import PEOPLE, seeded_campaign, start
-from tests.factories import make_audience, make_campaign, make_page
+from tests.campaigns.report_data import PEOPLE, seeded_campaign
+from tests.factories import make_audience, make_campaign, make_page, start
 
 pytestmark = pytest.mark.django_db
 

@@ -18,8 +18,8 @@ from cms.models import EmailPage
 from suppression import policy
 from suppression.models import Channel, Source
 from tests.campaigns.admin.test_campaigns import make_user
-from tests.campaigns.report_data import PEOPLE, start
-from tests.factories import make_audience, make_campaign, make_page
+from tests.campaigns.report_data import PEOPLE
+from tests.factories import make_audience, make_campaign, make_page, start
 
 pytestmark = pytest.mark.django_db
 SECTIONS = ("Name", "Email", "Who gets it", "Tracking (UTM)", "Review")

@@ -12,8 +12,7 @@ from campaigns import checklist
 from campaigns.audiences import engagement
 from campaigns.models import Campaign, Contact, Delivery, DeliveryEvent
 from campaigns.reports import stats
-from campaigns.sending import lifecycle
-from tests.factories import make_audience, make_campaign, make_page, send_until_idle
+from tests.factories import make_audience, make_campaign, make_page, send_until_idle, start
 
 pytestmark = pytest.mark.django_db
 
@@ -27,8 +26,7 @@ ADA, GRACE, LIN, MAX = (
 
 def sent_campaign(name, people):
     campaign = make_campaign(make_page(title=name), make_audience(name, people), name=name)
-    lifecycle.schedule(campaign)
-    assert lifecycle.begin(campaign.pk)
+    start(campaign)
     send_until_idle(campaign)
     return campaign
 
@@ -45,8 +43,7 @@ def test_the_frequency_cap_holds_back_a_second_campaign_to_the_same_people(sende
     warnings = checklist.check(second).warnings
     assert any(w.startswith("2 contact(s) already had 1 promotional email(s) in the last 7 days") for w in warnings)
 
-    lifecycle.schedule(second)
-    assert lifecycle.begin(second.pk)
+    start(second)
     send_until_idle(second)
     assert outcomes(first) == {"ada@example.com": "", "grace@example.com": "", "lin@example.com": ""}
     assert outcomes(second) == {

@@ -8,10 +8,9 @@ from django.utils import timezone
 from campaigns.audiences import segments
 from campaigns.audiences.targeting import recipients
 from campaigns.models import Contact, Delivery, DeliveryEvent, Segment, SegmentRule
-from campaigns.sending import lifecycle
 from suppression import policy
 from suppression.models import Channel, Source
-from tests.factories import make_audience, make_campaign, make_page
+from tests.factories import make_audience, make_campaign, make_page, start
 
 pytestmark = pytest.mark.django_db
 F, Op = SegmentRule.Field, SegmentRule.Operator
@@ -72,8 +71,7 @@ def test_segment_rules(people, rules, match, expected):
 
 def test_recently_mailed_contacts_leave_a_not_mailed_segment(people, sender_settings):
     campaign = make_campaign(make_page(), people[0])
-    lifecycle.schedule(campaign)
-    lifecycle.begin(campaign.pk)
+    start(campaign)
     Delivery.objects.filter(contact__email="ada@example.com").update(status="sent", sent_at=timezone.now())
     quiet = segment("Quiet", (F.LAST_MAILED, Op.NOT_WITHIN_DAYS, "180"))
     assert "ada@example.com" not in emails(segments.contacts_in(quiet))
@@ -81,8 +79,7 @@ def test_recently_mailed_contacts_leave_a_not_mailed_segment(people, sender_sett
 
 def test_opened_nothing_in_six_months(people, sender_settings):
     campaign = make_campaign(make_page(), people[0])
-    lifecycle.schedule(campaign)
-    lifecycle.begin(campaign.pk)
+    start(campaign)
     delivery = Delivery.objects.get(campaign=campaign, contact__email="ada@example.com")
     DeliveryEvent.objects.create(
         campaign=campaign,
@@ -128,8 +125,7 @@ def test_overlapping_audiences_and_segments_give_one_delivery_each(people, sende
     campaign.segments.add(segment("Course", (F.TAG, Op.IS, "course")))
     campaign.excluded_segments.add(segment("Linus", (F.COUNTRY, Op.IS, "gb"), (F.TAG, Op.IS_NOT, "vip")))
     policy.record_opt_out("grace@example.com", Channel.EMAIL_MARKETING, Source.LINK)
-    lifecycle.schedule(campaign)
-    assert lifecycle.begin(campaign.pk)
+    start(campaign)
     assert dict(Delivery.objects.filter(campaign=campaign).values_list("contact__email", "status")) == {
         "ada@example.com": Delivery.Status.PENDING,
         "grace@example.com": Delivery.Status.SUPPRESSED,

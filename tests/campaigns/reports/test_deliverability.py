@@ -16,7 +16,7 @@ from campaigns.sending import lifecycle
 from suppression import policy
 from suppression.models import Channel, Source
 from tests.campaigns.report_data import seeded_campaign
-from tests.factories import make_audience, make_campaign, make_page, send_until_idle, started_campaign
+from tests.factories import make_audience, make_campaign, make_page, send_until_idle, start, started_campaign
 
 SECRET = "hook:secret"
 WEBHOOK = "/webhooks/anymail/postmark/tracking/"
@@ -70,8 +70,7 @@ def test_a_sending_campaign_pauses_at_the_limit_not_one_event_before(
         **{name: str(value) for name, value in GUARD_SETTINGS.items()},
     )
     campaign = make_campaign(make_page(), make_audience("Readers", PEOPLE))
-    lifecycle.schedule(campaign)
-    assert lifecycle.begin(campaign.pk)
+    start(campaign)
     tasks.queue_chains(campaign.pk)
 
     # Mid-campaign: the ESP goes down after a dozen, so the sent count holds still while

@@ -10,8 +10,8 @@ from django.test.utils import CaptureQueriesContext
 from campaigns.models import Campaign, Delivery
 from campaigns.reports import stats
 from campaigns.sending import lifecycle
-from tests.campaigns.report_data import PEOPLE, seeded_campaign, start
-from tests.factories import make_audience, make_campaign, make_page
+from tests.campaigns.report_data import PEOPLE, seeded_campaign
+from tests.factories import make_audience, make_campaign, make_page, start
 
 pytestmark = pytest.mark.django_db
 

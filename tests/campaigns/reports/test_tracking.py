@@ -9,8 +9,8 @@ from anymail.signals import AnymailTrackingEvent, tracking
 
 from campaigns.models import Delivery, DeliveryEvent
 from campaigns.reports import stats
-from tests.campaigns.report_data import PEOPLE, start
-from tests.factories import make_audience, make_campaign, make_page
+from tests.campaigns.report_data import PEOPLE
+from tests.factories import make_audience, make_campaign, make_page, start
 
 pytestmark = pytest.mark.django_db
 

@@ -19,7 +19,7 @@ from campaigns import checklist, tasks
 from campaigns.models import Campaign, Delivery, SubjectVariant, WinnerMetric
 from campaigns.sending import ab, lifecycle, pipeline, snapshot
 from tests.campaigns.admin.test_campaigns import make_user
-from tests.factories import make_audience, make_campaign, make_page, send_until_idle
+from tests.factories import make_audience, make_campaign, make_page, send_until_idle, start
 
 pytestmark = pytest.mark.django_db
 
@@ -55,8 +55,7 @@ def ab_campaign(subjects=SUBJECTS[:2], share=40, metric=WinnerMetric.OPENS, peop
         SubjectVariant(campaign=campaign, label=label, subject=subject)
         for label, subject in zip(ab.LABELS, subjects, strict=False)
     )
-    lifecycle.schedule(campaign)
-    assert lifecycle.begin(campaign.pk)
+    start(campaign)
     campaign.refresh_from_db()
     return campaign
 
@@ -237,8 +236,7 @@ def test_the_split_is_random(outbox_dir):
 
 def test_a_campaign_without_a_test_sends_as_before(outbox_dir):
     campaign = make_campaign(make_page(), make_audience("Customers", PEOPLE[:3]))
-    lifecycle.schedule(campaign)
-    assert lifecycle.begin(campaign.pk)
+    start(campaign)
     campaign.refresh_from_db()
     assert campaign.test_ends_at is None and not Delivery.objects.filter(status=Delivery.Status.HELD).exists()
     send_until_idle(campaign)

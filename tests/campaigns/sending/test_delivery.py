@@ -9,7 +9,7 @@ from django.utils import timezone
 from campaigns.models import Campaign, Delivery
 from campaigns.sending import lifecycle, pipeline
 from suppression.models import Channel, Suppression
-from tests.factories import make_audience, make_campaign, make_page, send_until_idle, started_campaign
+from tests.factories import make_audience, make_campaign, make_page, send_until_idle, start, started_campaign
 
 PEOPLE = [("ada@example.com", "Ada"), ("grace@example.com", "Grace"), ("linus@example.com", "Linus")]
 
@@ -100,8 +100,7 @@ def test_campaign_pauses_itself_when_too_many_fail(campaign, smtp_mailers, setti
 def test_pause_mid_batch_stops_after_the_chunk_and_resume_finishes(sender_settings, smtp_mailers, settings):
     settings.MAILROOM_CHUNK_SIZE = 1
     campaign = make_campaign(make_page(), make_audience("Customers", PEOPLE))
-    lifecycle.schedule(campaign)
-    assert lifecycle.begin(campaign.pk)
+    start(campaign)
     smtp_mailers.on_message = lambda: lifecycle.pause(campaign.pk, reason="paused by a marketer")
     send_until_idle(campaign)
     assert len(smtp_mailers.messages) == 1

@@ -8,12 +8,12 @@ import json
 import pytest
 
 from campaigns.models import Campaign, Delivery
-from campaigns.sending import lifecycle, pipeline
+from campaigns.sending import pipeline
 from campaigns.sending.delivery_errors import BackendUnavailable
 from config.settings.base import gateway_mailer
 from suppression import policy
 from suppression.models import Channel, Source
-from tests.factories import make_audience, make_campaign, make_page, send_until_idle, stored_without_checks
+from tests.factories import make_audience, make_campaign, make_page, send_until_idle, start, stored_without_checks
 from tests.standins import esps
 
 pytestmark = pytest.mark.django_db
@@ -48,8 +48,7 @@ def campaign(sender_settings):
     audience = make_audience("Customers", esps.PEOPLE)
     stored_without_checks(audience, "mallory@example.com", first_name=INJECTED)  # in the subject
     campaign = make_campaign(make_page(subject="{first_name|Hello}, new offers"), audience)
-    lifecycle.schedule(campaign)
-    assert lifecycle.begin(campaign.pk)
+    start(campaign)
     return campaign
 
 

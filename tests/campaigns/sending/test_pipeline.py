@@ -10,7 +10,7 @@ from campaigns.models import Campaign, Delivery
 from campaigns.sending import claims, lifecycle, outcomes, pipeline, snapshot
 from suppression import policy
 from suppression.models import Channel, Source
-from tests.factories import make_audience, make_campaign, make_page
+from tests.factories import make_audience, make_campaign, make_page, start
 
 pytestmark = pytest.mark.django_db
 
@@ -20,12 +20,6 @@ PEOPLE = [("ada@example.com", "Ada"), ("grace@example.com", "Grace"), ("linus@ex
 @pytest.fixture
 def campaign(sender_settings):
     return make_campaign(make_page(), make_audience("Customers", PEOPLE))
-
-
-def start(campaign):
-    lifecycle.schedule(campaign)
-    assert lifecycle.begin(campaign.pk)
-    campaign.refresh_from_db()
 
 
 def statuses(campaign):
