@@ -54,9 +54,14 @@ def compose_and_publish_email(page, mailroom, shot):
     page.get_by_label("Promo price").last.fill("399")
     add_block(page, "Course offer")
     choose_in_modal(page, "Choose Course", "Python for Data Analysis")
-    # Wagtail saves a new page as a draft by itself within a second and turns the form into
-    # the page's edit form; publishing before that would create the page a second time.
-    expect(page).to_have_url(re.compile(r"/admin/pages/\d+/edit/"))
+    # Wagtail saves a new page as a draft by itself within a second of an edit and turns the
+    # form into the page's edit form; publishing before that would create the page a second
+    # time. An autosave tried while a chooser block was still empty pauses until the next
+    # edit, so the title gets one last keystroke (typed and taken back) once all is filled.
+    page.locator("#id_title").press("End")
+    page.locator("#id_title").press_sequentially(" ")
+    page.locator("#id_title").press("Backspace")
+    expect(page).to_have_url(re.compile(r"/admin/pages/\d+/edit/"), timeout=20_000)
     page_id = int(re.search(r"/pages/(\d+)/", page.url).group(1))
     shot("email-compose")
     page.locator("footer [data-w-dropdown-target=toggle]").first.click()
