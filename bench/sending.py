@@ -167,6 +167,7 @@ def baseline(backend, deliveries):
 
 
 def esp_env(name, server, batch):
+    """The workers' settings for `name`'s anymail backend against its running stand-in."""
     return {
         "MAILROOM_PROMOTIONAL_BACKEND": esps.backend_path(name),
         "MAILROOM_PROMOTIONAL_OPTIONS": json.dumps(esps.options(name, server)),

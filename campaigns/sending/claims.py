@@ -23,7 +23,6 @@ logger = logging.getLogger(__name__)
 class Recipient:
     """The contact fields sending reads (merge fields, the address and its keyed hash)."""
 
-    pk: int
     email: str
     email_hash: str
     first_name: str
@@ -43,12 +42,13 @@ class Claimed:
 
 
 # Claimed's fields, from the delivery `d` and its contact `c` (LEFT JOIN: see drop_orphans).
-CLAIMED_COLUMNS = "d.id, d.contact_id, d.attempts, d.variant_id, c.id, c.email, c.email_hash, c.first_name, c.last_name"
+CLAIMED_COLUMNS = "d.id, d.contact_id, d.attempts, d.variant_id, c.email, c.email_hash, c.first_name, c.last_name"
 
 
 def claimed_row(row):
-    pk, contact_id, attempts, variant_id, *contact = row
-    return Claimed(pk, contact_id, attempts, variant_id, Recipient(*contact) if contact[0] is not None else None)
+    pk, contact_id, attempts, variant_id, email, *rest = row
+    # A contact's email is never NULL: NULL here is the LEFT JOIN finding no contact.
+    return Claimed(pk, contact_id, attempts, variant_id, Recipient(email, *rest) if email is not None else None)
 
 
 def among(ids):
