@@ -6,7 +6,7 @@ import email.policy
 import pytest
 from django.db import IntegrityError, connection, transaction
 
-from campaigns.models import Campaign, Delivery
+from campaigns.models import Campaign, Contact, Delivery
 from campaigns.sending import claims, lifecycle, outcomes, pipeline, snapshot
 from suppression import policy
 from suppression.models import Channel, Source
@@ -123,6 +123,19 @@ def test_page_edits_after_start_do_not_change_the_campaign(campaign, outbox_dir)
     message = email.message_from_bytes(raw, policy=email.policy.strict)
     assert message["Subject"].endswith("new offers")
     assert "Changed heading" not in raw.decode()
+
+
+def test_a_delivery_whose_contact_went_after_the_snapshot_leaves_the_campaign(campaign):
+    start(campaign)
+    gone = Delivery.objects.filter(campaign=campaign).order_by("pk").first()
+    with connection.cursor() as cursor:  # as a deletion between the snapshot and the claim leaves it
+        cursor.execute(f"DELETE FROM {Contact._meta.db_table} WHERE id = %s", [gone.contact_id])
+    claimed = claims.claim(campaign.pk, 10)
+    assert gone.pk not in {delivery.pk for delivery in claimed} and len(claimed) == 2
+    assert all(delivery.contact.email for delivery in claimed)
+    assert not Delivery.objects.filter(pk=gone.pk).exists()
+    campaign.refresh_from_db()
+    assert campaign.audience_count == 2
 
 
 def test_stale_claims_are_reclaimed(campaign, outbox_dir, settings):
