@@ -75,32 +75,38 @@ def claim(campaign_id, size):
     """Lease up to `size` pending deliveries to this worker (SKIP LOCKED: workers never
     collide); returns them as Claimed rows, in id order.
 
-    On PostgreSQL one statement: the UPDATE … WHERE id IN (SELECT … FOR UPDATE SKIP LOCKED)
-    in a WITH, its rows joined to their contacts. SQLite (one worker, no row locks to skip,
-    no UPDATE inside WITH) runs the UPDATE, then the join.
+    On PostgreSQL one statement: the UPDATE … WHERE id = ANY(ARRAY(SELECT … FOR UPDATE SKIP
+    LOCKED)) in a WITH, its rows joined to their contacts. The ARRAY makes the pick one
+    InitPlan whose ids are probed in the primary key: as `id IN (SELECT …)`, with the
+    statistics of a just-imported audience, the planner hash-joined the pick against a scan
+    of every delivery and every contact, 20 ms a claim of 500 instead of 7. SQLite (one
+    worker, no row locks to skip, no UPDATE inside WITH) runs the UPDATE, then the join.
     """
     lease = connection.ops.adapt_datetimefield_value(lease_end())
     table, contacts = Delivery._meta.db_table, Contact._meta.db_table
     pending = f"SELECT id FROM {table} WHERE campaign_id = %s AND status = %s ORDER BY id LIMIT %s"
-    update = f"UPDATE {table} SET status = %s, claimed_until = %s WHERE id IN ({pending} {{lock}})"
+    update = f"UPDATE {table} SET status = %s, claimed_until = %s WHERE id {{among}}"
     params = [Delivery.Status.CLAIMED, lease, campaign_id, Delivery.Status.PENDING, size]
     joined = f"SELECT {CLAIMED_COLUMNS} FROM {{rows}} LEFT JOIN {contacts} c ON c.id = d.contact_id"
-    with transaction.atomic(), connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":  # one statement is atomic: no BEGIN and COMMIT round trips
             cursor.execute(
-                f"WITH d AS ({update.format(lock='FOR UPDATE SKIP LOCKED')} "
+                f"WITH d AS ({update.format(among=f'= ANY(ARRAY({pending} FOR UPDATE SKIP LOCKED))')} "
                 f"RETURNING id, contact_id, attempts, variant_id) {joined.format(rows='d')} ORDER BY d.id",
                 params,
             )
+            rows = cursor.fetchall()
         else:
-            cursor.execute(f"{update.format(lock='')} RETURNING id", params)
-            ids = [pk for (pk,) in cursor.fetchall()]
-            cursor.execute(
-                f"{joined.format(rows=f'{table} d')} WHERE d.id IN ({', '.join(['%s'] * len(ids)) or 'NULL'}) "
-                "ORDER BY d.id",
-                ids,
-            )
-        deliveries = [claimed_row(row) for row in cursor.fetchall()]
+            with transaction.atomic():
+                cursor.execute(f"{update.format(among=f'IN ({pending})')} RETURNING id", params)
+                ids = [pk for (pk,) in cursor.fetchall()]
+                cursor.execute(
+                    f"{joined.format(rows=f'{table} d')} WHERE d.id IN ({', '.join(['%s'] * len(ids)) or 'NULL'}) "
+                    "ORDER BY d.id",
+                    ids,
+                )
+                rows = cursor.fetchall()
+    deliveries = [claimed_row(row) for row in rows]
     orphans = [delivery for delivery in deliveries if delivery.contact is None]
     if orphans:
         drop_orphans(campaign_id, {delivery.pk for delivery in orphans})
