@@ -9,12 +9,13 @@ Postal and third-party channels never block email; their exports consult them.
 """
 
 import hashlib
-import weakref
 from datetime import timedelta
 
 from django.db import InterfaceError, OperationalError, connection, transaction
 from django.db.models import Case, CharField, Exists, IntegerField, Min, OuterRef, Q, Value, When
 from django.utils import timezone
+
+from config import prepared
 
 from .addresses import address_hash, normalise_address
 from .models import (
@@ -84,13 +85,11 @@ def _ledger_rows(hashes):
     the hash index per hash (migration 0003). Hashes are hex, so never contain a comma.
     """
     if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"SELECT address_hash, channel FROM {Suppression._meta.db_table} "
-                "WHERE address_hash = ANY(string_to_array(%s, ','))",
-                [",".join(hashes)],
-            )
-            return cursor.fetchall()
+        return prepared.execute(
+            f"SELECT address_hash, channel FROM {Suppression._meta.db_table} "
+            "WHERE address_hash = ANY(string_to_array(%s, ','))",
+            [",".join(hashes)],
+        ).rows
     return Suppression.objects.filter(address_hash__in=hashes).values_list("address_hash", "channel")
 
 
@@ -156,8 +155,7 @@ def _close_in_one_statement(row):
 
     One-click unsubscribes arrive in bursts after every campaign; the ORM's get_or_create
     in a transaction took seven round trips and about five times as long, and planning
-    this statement afresh took as long as running it. It is prepared once per database
-    connection (PREPARE is per session; a pooler in transaction mode would need session mode).
+    this statement afresh took as long as running it (config.prepared).
 
     Outside a transaction the statement also stands in for Django's health-check ping of a
     kept connection (a round trip of its own, 0.15 ms here, a third of the statement's
@@ -176,39 +174,29 @@ def _close_in_one_statement(row):
 
 
 def _run_close(row):
-    with connection.cursor() as cursor:
-        if connection.connection not in _prepared:  # PREPARE outlives a rolled-back transaction
-            cursor.execute(_PREPARE_CLOSE)
-            _prepared.add(connection.connection)
-        cursor.execute(
-            "EXECUTE mailroom_close_channel (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-            [
-                *(row[name] for name in ("address", "address_hash", "channel", "source", "reason", "actor", "note")),
-                row["campaign_id"],
-                ConsentEvent.Action.OPT_OUT,
-                Source.ERASURE,
-            ],
-        )
-        return cursor.rowcount == 1
+    params = {**row, "opt_out": ConsentEvent.Action.OPT_OUT, "erasure": Source.ERASURE}
+    return prepared.execute(_CLOSE, params).rowcount == 1
 
 
-_prepared = weakref.WeakSet()  # the database connections whose session holds the statement
-_PREPARE_CLOSE = f"""
-    PREPARE mailroom_close_channel (text, text, text, text, text, text, text, bigint, text, text) AS
+_CLOSE = f"""
     WITH erased AS MATERIALIZED (  -- looked up once, not once per CASE
-        SELECT EXISTS (SELECT 1 FROM {Suppression._meta.db_table} WHERE address_hash = $2 AND source = $10) AS yes
+        SELECT EXISTS (
+            SELECT 1 FROM {Suppression._meta.db_table}
+            WHERE address_hash = %(address_hash)s::text AND source = %(erasure)s::text
+        ) AS yes
     ), closed AS (
         INSERT INTO {Suppression._meta.db_table}
             (address, address_hash, channel, source, reason, actor, note, campaign_id, created_at)
-        SELECT CASE WHEN yes THEN '' ELSE $1 END, $2, $3, $4, CASE WHEN yes THEN '' ELSE $5 END, $6,
-               CASE WHEN yes THEN '' ELSE $7 END, $8, now()
+        SELECT CASE WHEN yes THEN '' ELSE %(address)s::text END, %(address_hash)s::text, %(channel)s::text,
+               %(source)s::text, CASE WHEN yes THEN '' ELSE %(reason)s::text END, %(actor)s::text,
+               CASE WHEN yes THEN '' ELSE %(note)s::text END, %(campaign_id)s::bigint, now()
         FROM erased
         ON CONFLICT (address_hash, channel) DO NOTHING
         RETURNING address_hash, channel, source, actor, note, reason, campaign_id, created_at
     )
     INSERT INTO {ConsentEvent._meta.db_table}
         (address_hash, channel, action, source, actor, note, campaign_id, created_at)
-    SELECT address_hash, channel, $9, source, actor, CASE WHEN note <> '' THEN note ELSE reason END,
+    SELECT address_hash, channel, %(opt_out)s::text, source, actor, CASE WHEN note <> '' THEN note ELSE reason END,
            campaign_id, created_at
     FROM closed
 """

@@ -13,6 +13,7 @@ from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from campaigns.models import Contact, Delivery
+from config import prepared
 
 from .outcomes import uncount
 
@@ -84,28 +85,30 @@ def claim(campaign_id, size):
     """
     lease = connection.ops.adapt_datetimefield_value(lease_end())
     table, contacts = Delivery._meta.db_table, Contact._meta.db_table
-    pending = f"SELECT id FROM {table} WHERE campaign_id = %s AND status = %s ORDER BY id LIMIT %s"
-    update = f"UPDATE {table} SET status = %s, claimed_until = %s WHERE id {{among}}"
-    params = [Delivery.Status.CLAIMED, lease, campaign_id, Delivery.Status.PENDING, size]
+    # The statuses are written into the text: a prepared statement's generic plan could not
+    # use the partial index on pending rows for a `status = $n` it cannot see.
+    pending = (
+        f"SELECT id FROM {table} WHERE campaign_id = %s AND status = '{Delivery.Status.PENDING}' ORDER BY id LIMIT %s"
+    )
+    update = f"UPDATE {table} SET status = '{Delivery.Status.CLAIMED}', claimed_until = %s WHERE id {{among}}"
+    params = [lease, campaign_id, size]
     joined = f"SELECT {CLAIMED_COLUMNS} FROM {{rows}} LEFT JOIN {contacts} c ON c.id = d.contact_id"
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":  # one statement is atomic: no BEGIN and COMMIT round trips
+    if connection.vendor == "postgresql":  # one statement is atomic: no BEGIN and COMMIT round trips
+        rows = prepared.execute(
+            f"WITH d AS ({update.format(among=f'= ANY(ARRAY({pending} FOR UPDATE SKIP LOCKED))')} "
+            f"RETURNING id, contact_id, attempts, variant_id) {joined.format(rows='d')} ORDER BY d.id",
+            params,
+        ).rows
+    else:
+        with connection.cursor() as cursor, transaction.atomic():
+            cursor.execute(f"{update.format(among=f'IN ({pending})')} RETURNING id", params)
+            ids = [pk for (pk,) in cursor.fetchall()]
             cursor.execute(
-                f"WITH d AS ({update.format(among=f'= ANY(ARRAY({pending} FOR UPDATE SKIP LOCKED))')} "
-                f"RETURNING id, contact_id, attempts, variant_id) {joined.format(rows='d')} ORDER BY d.id",
-                params,
+                f"{joined.format(rows=f'{table} d')} WHERE d.id IN ({', '.join(['%s'] * len(ids)) or 'NULL'}) "
+                "ORDER BY d.id",
+                ids,
             )
             rows = cursor.fetchall()
-        else:
-            with transaction.atomic():
-                cursor.execute(f"{update.format(among=f'IN ({pending})')} RETURNING id", params)
-                ids = [pk for (pk,) in cursor.fetchall()]
-                cursor.execute(
-                    f"{joined.format(rows=f'{table} d')} WHERE d.id IN ({', '.join(['%s'] * len(ids)) or 'NULL'}) "
-                    "ORDER BY d.id",
-                    ids,
-                )
-                rows = cursor.fetchall()
     deliveries = [claimed_row(row) for row in rows]
     orphans = [delivery for delivery in deliveries if delivery.contact is None]
     if orphans:

@@ -13,6 +13,7 @@ from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from campaigns.models import Campaign, Delivery
+from config import prepared
 from suppression import policy
 from suppression.models import Channel, Source
 
@@ -67,22 +68,21 @@ def write_outcomes(rows, now, campaign_id):
         WHERE id = %s
         RETURNING status, sent_count, failed_count
     """
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            # One statement, atomic as every statement is: no BEGIN and COMMIT round trips
-            # per chunk, and the counters still always agree with the deliveries.
-            count = "(SELECT count(*) FROM written WHERE written.status = %s)"
-            cursor.execute(
-                f"WITH written AS ({update}) {counters.format(count, count, count)}", [*params, *counted, campaign_id]
-            )
-            return cursor.fetchone()
-        with transaction.atomic():
-            written = Counter()
-            if rows:
-                cursor.execute(update, params)
-                written.update(status for (status,) in cursor.fetchall())
-            cursor.execute(counters.format("%s", "%s", "%s"), [*(written[status] for status in counted), campaign_id])
-            return cursor.fetchone()
+    if connection.vendor == "postgresql":
+        # One statement, atomic as every statement is: no BEGIN and COMMIT round trips
+        # per chunk, and the counters still always agree with the deliveries.
+        count = "(SELECT count(*) FROM written WHERE written.status = %s)"
+        (row,) = prepared.execute(
+            f"WITH written AS ({update}) {counters.format(count, count, count)}", [*params, *counted, campaign_id]
+        ).rows
+        return row
+    with connection.cursor() as cursor, transaction.atomic():
+        written = Counter()
+        if rows:
+            cursor.execute(update, params)
+            written.update(status for (status,) in cursor.fetchall())
+        cursor.execute(counters.format("%s", "%s", "%s"), [*(written[status] for status in counted), campaign_id])
+        return cursor.fetchone()
 
 
 class Recorder:

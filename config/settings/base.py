@@ -121,6 +121,13 @@ DATABASES = {
         conn_health_checks=True,
     )
 }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # The hot statements config.prepared runs are prepared once per connection, and only
+    # they: Django's own cursors bind on the client and never prepare. Off (0) behind a
+    # pooler in transaction mode that cannot keep prepared statements.
+    DATABASES["default"]["OPTIONS"] = {
+        "prepare_threshold": 2**31 if env_bool("MAILROOM_PREPARED_STATEMENTS", True) else None
+    }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # The embedded default's web, worker and beat share one SQLite file. With SQLite's
     # defaults a transaction that reads and then writes (starting a campaign) is refused
