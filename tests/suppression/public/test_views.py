@@ -39,7 +39,7 @@ def test_one_click_is_one_statement_and_sets_up_no_session_or_user(postgres, dja
     assert Suppression.objects.filter(address_hash=address_hash("ada@example.com"), source=Source.ONE_CLICK).exists()
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_one_click_on_a_connection_the_server_dropped_reconnects_and_closes_offers(postgres):
     """The statement stands in for Django's health-check ping: a kept connection found dead
     (the server restarted, a pooler cut it) is replaced and the opt-out still made."""
