@@ -85,11 +85,15 @@ def _ledger_rows(hashes):
     the hash index per hash (migration 0003). Hashes are hex, so never contain a comma.
     """
     if connection.vendor == "postgresql":
-        return prepared.execute(
-            f"SELECT address_hash, channel FROM {Suppression._meta.db_table} "
-            "WHERE address_hash = ANY(string_to_array(%s, ','))",
-            [",".join(hashes)],
-        ).rows
+        # Not prepared (config.prepared): a generic plan, blind to how many hashes come,
+        # took 75 ms for 1,000 among 1,000,000 rows against 5 ms planned for them.
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT address_hash, channel FROM {Suppression._meta.db_table} "
+                "WHERE address_hash = ANY(string_to_array(%s, ','))",
+                [",".join(hashes)],
+            )
+            return cursor.fetchall()
     return Suppression.objects.filter(address_hash__in=hashes).values_list("address_hash", "channel")
 
 
