@@ -125,20 +125,22 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # The hot statements config.prepared runs are prepared once per connection, and only
     # they: Django's own cursors bind on the client and never prepare. Off (0) behind a
     # pooler in transaction mode that cannot keep prepared statements.
-    DATABASES["default"]["OPTIONS"] = {
-        "prepare_threshold": 2**31 if env_bool("MAILROOM_PREPARED_STATEMENTS", True) else None
-    }
+    DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = (
+        2**31 if env_bool("MAILROOM_PREPARED_STATEMENTS", True) else None
+    )
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # The embedded default's web, worker and beat share one SQLite file. With SQLite's
     # defaults a transaction that reads and then writes (starting a campaign) is refused
     # at once with "database is locked" when another process is writing: upgrading its
     # read lock could deadlock, so SQLite does not wait. BEGIN IMMEDIATE takes the write
     # lock first and waits its turn; WAL lets readers and the writer work side by side.
-    DATABASES["default"]["OPTIONS"] = {
-        "transaction_mode": "IMMEDIATE",
-        "timeout": 20,
-        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL",
-    }
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {
+            "transaction_mode": "IMMEDIATE",
+            "timeout": 20,
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL",
+        }
+    )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [

@@ -53,3 +53,20 @@ def test_every_mailer_is_the_suppression_gateway():
     assert base.MAILERS["default"]["OPTIONS"]["stream"] == "account"
     assert base.MAILERS["promotional"]["OPTIONS"]["stream"] == "promotional"
     assert not hasattr(base, "EMAIL_BACKEND")  # Django 6.1 refuses it beside MAILERS
+
+
+def test_the_database_url_s_own_options_are_kept_beside_ours():
+    result = subprocess.run(
+        [sys.executable, "-c", "from django.conf import settings; print(settings.DATABASES['default']['OPTIONS'])"],
+        cwd=ROOT,
+        env=os.environ
+        | {
+            "DJANGO_SETTINGS_MODULE": "config.settings.test",
+            "DATABASE_URL": "postgres://mailroom@db.example/mailroom?sslmode=require",
+        },
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "{'sslmode': 'require', 'prepare_threshold': 2147483648}"
