@@ -4,21 +4,15 @@ import pytest
 from django.db import IntegrityError, connection
 
 from config import prepared
+from tests.prepared import prepared_statements
 
 STATEMENT = "SELECT %s::int + 1 AS answer"
-
-
-def prepared_here(sql_start):
-    """How many statements this session holds prepared whose text starts with `sql_start`."""
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE %s", [f"{sql_start}%"])
-        return cursor.fetchone()[0]
 
 
 def test_a_statement_is_prepared_once_and_run_with_each_call_s_values(postgres):
     assert prepared.execute(STATEMENT, [1]).rows == [(2,)]
     assert prepared.execute(STATEMENT, [41]).rows == [(42,)]
-    assert prepared_here("SELECT $1::int + 1") == 1
+    assert prepared_statements("SELECT $1::int + 1") == 1
 
 
 def test_a_statement_that_returns_no_rows_gives_its_row_count(postgres):
@@ -48,4 +42,4 @@ def test_switched_off_nothing_is_prepared(postgres):
         assert prepared.execute("SELECT %s::int * 3", [2]).rows == [(6,)]
     finally:
         raw.prepare_threshold = threshold
-    assert prepared_here("SELECT $1::int * 3") == 0
+    assert prepared_statements("SELECT $1::int * 3") == 0

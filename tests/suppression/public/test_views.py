@@ -11,6 +11,7 @@ from django.test import Client
 from suppression.addresses import address_hash
 from suppression.models import Channel, ConsentEvent, Source, Suppression
 from suppression.tokens import unsubscribe_url
+from tests.prepared import prepared_statements
 
 pytestmark = pytest.mark.django_db
 
@@ -31,9 +32,7 @@ def test_one_click_is_one_statement_and_sets_up_no_session_or_user(postgres, dja
     with django_assert_num_queries(1) as queries:
         response = one_click(client, path_for())
     assert "erased AS MATERIALIZED" in queries.captured_queries[0]["sql"]
-    with connection.cursor() as cursor:  # the server holds it prepared, once
-        cursor.execute("SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE '%erased AS MATERIALIZED%'")
-        assert cursor.fetchone()[0] == 1
+    assert prepared_statements("erased AS MATERIALIZED") == 1  # the server holds it prepared, once
     assert response.status_code == 200 and response["Content-Type"] == "text/plain"
     assert not hasattr(response.wsgi_request, "session") and not hasattr(response.wsgi_request, "user")
     assert Suppression.objects.filter(address_hash=address_hash("ada@example.com"), source=Source.ONE_CLICK).exists()
