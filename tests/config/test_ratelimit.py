@@ -1,5 +1,7 @@
 """Token buckets: one bucket in Redis shared by every process, or one per process without Redis."""
 
+import time
+
 import pytest
 import redis
 
@@ -11,10 +13,12 @@ def bucket(settings, redis_url):
     settings.REDIS_URL = redis_url
     client = redis.Redis.from_url(redis_url)
     keys = ["mailroom:rate:promotional", "mailroom:quota:day", "mailroom:booked:queue"]
-    keys += ["mailroom:halved:group", "mailroom:halved:group:recent"]
+    keys += ["mailroom:halved:group", "mailroom:halved:group:recent", "mailroom:rate:public:client"]
     client.delete(*keys)
+    ratelimit._leases.clear()
     yield client
     client.delete(*keys)
+    ratelimit._leases.clear()
 
 
 def test_a_full_bucket_grants_then_makes_the_next_taker_wait(bucket):
@@ -49,6 +53,45 @@ def test_take_up_to_takes_what_the_bucket_holds(bucket):
     assert ratelimit.take_up_to("promotional", rate=10, burst=10, wanted=4) == 4
     assert ratelimit.take_up_to("promotional", rate=10, burst=10, wanted=20) == 6
     assert ratelimit.take_up_to("promotional", rate=10, burst=10, wanted=5) == 0
+
+
+def tokens_left(bucket, name):
+    return float(bucket.hget(f"mailroom:rate:{name}", "tokens"))
+
+
+def test_a_lease_takes_tokens_from_redis_ten_at_a_time(bucket):
+    assert ratelimit.take_leased("public:client", rate=0.001, burst=300) == 0
+    assert tokens_left(bucket, "public:client") == pytest.approx(290, abs=0.01)  # a thirtieth of the burst
+    assert all(ratelimit.take_leased("public:client", rate=0.001, burst=300) == 0 for _ in range(9))
+    assert tokens_left(bucket, "public:client") == pytest.approx(290, abs=0.01)  # spent in the process
+    ratelimit.take_leased("public:client", rate=0.001, burst=300)
+    assert tokens_left(bucket, "public:client") == pytest.approx(280, abs=0.01)
+
+
+def test_leases_never_grant_more_than_the_bucket_holds(bucket):
+    waits = [ratelimit.take_leased("public:client", rate=0.001, burst=65) for _ in range(70)]
+    assert waits[:65] == [0] * 65  # leases of 2, then the last odd token alone
+    assert all(wait > 0 for wait in waits[65:])
+    ratelimit._leases.clear()  # another process shares the bucket, not the lease
+    assert ratelimit.take_leased("public:client", rate=0.001, burst=65) > 0
+
+
+def test_a_lease_left_unspent_runs_out(bucket, monkeypatch):
+    monkeypatch.setattr(ratelimit, "LEASE_SECONDS", 0.05)
+    ratelimit.take_leased("public:client", rate=0.001, burst=300)
+    time.sleep(0.1)
+    ratelimit.take_leased("public:client", rate=0.001, burst=300)
+    assert tokens_left(bucket, "public:client") == pytest.approx(280, abs=0.01)  # the 9 left were dropped
+
+
+def test_small_bursts_are_taken_one_token_at_a_time(bucket):
+    assert [ratelimit.take_leased("public:client", rate=0.001, burst=3) == 0 for _ in range(4)] == [
+        True,
+        True,
+        True,
+        False,
+    ]
+    assert tokens_left(bucket, "public:client") < 1
 
 
 def test_a_quota_grants_up_to_its_limit_then_nothing(bucket):

@@ -28,8 +28,10 @@ def limited(settings, redis_url):
             server.delete(key)
 
     clear()
+    ratelimit._leases.clear()
     yield settings
     clear()
+    ratelimit._leases.clear()
 
 
 def path_for(number=0, campaign_id=7):
