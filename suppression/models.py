@@ -118,7 +118,7 @@ class ConsentEvent(AppendOnly):
         LIFTED = "lifted", "Suppression lifted"
         ERASED = "erased", "Personal data erased"
 
-    address_hash = models.CharField(max_length=64, db_index=True)
+    address_hash = models.CharField(max_length=64)
     channel = models.CharField(max_length=32, choices=Channel.choices)
     action = models.CharField(max_length=16, choices=Action.choices)
     source = models.CharField(max_length=32, choices=Source.choices)
@@ -127,20 +127,34 @@ class ConsentEvent(AppendOnly):
     campaign_id = models.BigIntegerField(null=True, blank=True)
     # A confirmed signup's opt-in: the proof (page, wording shown, when asked and confirmed).
     confirmation = models.ForeignKey(
-        SignupConfirmation, null=True, blank=True, on_delete=models.PROTECT, related_name="events"
+        SignupConfirmation,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="events",
+        db_index=False,  # consent_event_confirmation_idx
     )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        # A campaign's opt-outs and hard bounces (its report, its deliverability guard, at
-        # every bounce or complaint webhook); only events that cite a campaign are indexed.
+        # Every one-click writes one event, and each index is one more write: hashes get a
+        # plain index (db_index would add a LIKE index no query uses), and only events that
+        # cite a campaign or a signup are indexed by it.
         indexes = [
+            models.Index(fields=["address_hash"], name="consent_event_hash_idx"),
+            # A campaign's opt-outs and hard bounces (its report, its deliverability guard,
+            # at every bounce or complaint webhook).
             models.Index(
                 fields=["campaign_id", "channel"],
                 condition=models.Q(campaign_id__isnull=False),
                 name="consent_event_campaign_idx",
-            )
+            ),
+            models.Index(
+                fields=["confirmation"],
+                condition=models.Q(confirmation__isnull=False),
+                name="consent_event_confirmation_idx",
+            ),
         ]
 
 

@@ -167,3 +167,18 @@ def test_the_ledger_probe_is_planned_for_each_batch_of_hashes(postgres):
     for _ in range(7):  # PostgreSQL may switch a prepared statement to a generic plan after five
         policy.blocked_by_hash([address_hash("ada@example.com")], "promotional")
     assert prepared_statements("address_hash = ANY") == 0
+
+
+def test_each_consent_event_writes_only_the_index_entries_a_query_reads(postgres):
+    """A one-click writes one event, and every index is one more write: no LIKE index on the
+    hash (db_index would add one), and signups and campaigns index only events that cite them."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT indexname, indexdef FROM pg_indexes WHERE tablename = %s", [ConsentEvent._meta.db_table])
+        indexes = dict(cursor.fetchall())
+    assert not [name for name, definition in indexes.items() if "pattern_ops" in definition]
+    assert "WHERE (confirmation_id IS NOT NULL)" in indexes["consent_event_confirmation_idx"]
+    assert "WHERE (campaign_id IS NOT NULL)" in indexes["consent_event_campaign_idx"]
+    assert "(address_hash)" in indexes["consent_event_hash_idx"]
+    assert len(indexes) == 4  # and the primary key
