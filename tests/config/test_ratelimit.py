@@ -13,7 +13,8 @@ def bucket(settings, redis_url):
     settings.REDIS_URL = redis_url
     client = redis.Redis.from_url(redis_url)
     keys = ["mailroom:rate:promotional", "mailroom:quota:day", "mailroom:booked:queue"]
-    keys += ["mailroom:halved:group", "mailroom:halved:group:recent", "mailroom:rate:public:client"]
+    keys += ["mailroom:halved:group", "mailroom:halved:group:recent"]
+    keys += [f"mailroom:rate:public:{client}" for client in ("client", "a", "b")]
     client.delete(*keys)
     ratelimit._leases.clear()
     yield client
@@ -82,6 +83,13 @@ def test_a_lease_left_unspent_runs_out(bucket, monkeypatch):
     time.sleep(0.1)
     ratelimit.take_leased("public:client", rate=0.001, burst=300)
     assert tokens_left(bucket, "public:client") == pytest.approx(280, abs=0.01)  # the 9 left were dropped
+
+
+def test_a_process_drops_every_lease_once_it_holds_too_many(bucket, monkeypatch):
+    monkeypatch.setattr(ratelimit, "LEASES_KEPT", 2)
+    for client in ("public:a", "public:b", "public:client"):
+        ratelimit.take_leased(client, rate=0.001, burst=300)
+    assert list(ratelimit._leases) == ["public:client"]  # bounded memory; a dropped lease only holds tighter
 
 
 def test_small_bursts_are_taken_one_token_at_a_time(bucket):
