@@ -153,9 +153,10 @@ def take_leased(name, rate, burst):
         if lease and lease[0] and lease[1] > now:
             lease[0] -= 1
             return 0
-    taken = take_up_to(name, rate, burst, max(1, min(LEASE_MOST, burst // 30)))
-    if not taken:
-        return take(name, rate, burst)  # the bucket's wait, or a token that arrived just now
+    size = max(1, min(LEASE_MOST, burst // 30))
+    wait_ms, taken = _take(name, rate, burst, size, partial=True)
+    if not taken:  # the wait is for the whole lease; the client asked for one token
+        return max(1, math.ceil(wait_ms - (size - 1) * 1000 / rate))
     with _local_lock:
         if len(_leases) >= LEASES_KEPT:  # many clients at once: dropping leases only holds them tighter
             _leases.clear()
