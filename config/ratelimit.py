@@ -141,9 +141,10 @@ def take_leased(name, rate, burst):
     A process takes up to LEASE_MOST tokens (a thirtieth of the burst, at least 1) and
     spends them itself within LEASE_SECONDS: a mailbox provider's burst of one-click POSTs
     from one address costs one Redis round trip per lease, not one per request (under load
-    each round trip cost the web process ~300 µs of CPU, a one-click ~1.3 ms). Nothing is granted that the bucket
-    did not give out; tokens still leased when the time runs out are dropped, so a client
-    is only ever held tighter, never looser. Returns 0 when granted, else ms to wait.
+    each round trip cost the web process ~300 µs of CPU, a one-click ~1.3 ms). Nothing is
+    granted that the bucket did not give out; tokens still leased when the time runs out
+    are dropped, so a client is only ever held tighter, never looser. Returns 0 when
+    granted, else ms to wait.
     """
     if not settings.REDIS_URL:
         return take(name, rate, burst)

@@ -14,7 +14,7 @@ def bucket(settings, redis_url):
     client = redis.Redis.from_url(redis_url)
     keys = ["mailroom:rate:promotional", "mailroom:quota:day", "mailroom:booked:queue"]
     keys += ["mailroom:halved:group", "mailroom:halved:group:recent"]
-    keys += [f"mailroom:rate:public:{client}" for client in ("client", "a", "b")]
+    keys += [f"mailroom:rate:public:{name}" for name in ("client", "a", "b")]
     client.delete(*keys)
     ratelimit._leases.clear()
     yield client

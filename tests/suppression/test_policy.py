@@ -1,6 +1,7 @@
 """Policy: per-stream blocking, address variants, opt-in and lifting rules, the event log."""
 
 import pytest
+from django.db import connection
 
 from suppression import policy
 from suppression.addresses import address_hash, normalise_address
@@ -172,8 +173,6 @@ def test_the_ledger_probe_is_planned_for_each_batch_of_hashes(postgres):
 def test_each_consent_event_writes_only_the_index_entries_a_query_reads(postgres):
     """A one-click writes one event, and every index is one more write: no LIKE index on the
     hash (db_index would add one), and signups and campaigns index only events that cite them."""
-    from django.db import connection
-
     with connection.cursor() as cursor:
         cursor.execute("SELECT indexname, indexdef FROM pg_indexes WHERE tablename = %s", [ConsentEvent._meta.db_table])
         indexes = dict(cursor.fetchall())
