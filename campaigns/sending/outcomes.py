@@ -1,6 +1,7 @@
 """What became of each delivery, written per chunk in one set-based UPDATE together with
 the campaign's counters (which the progress bar reads)."""
 
+import json
 import logging
 import time
 from collections import Counter, defaultdict
@@ -24,9 +25,9 @@ logger = logging.getLogger(__name__)
 
 def write_outcomes(rows, now, campaign_id):
     """Set status, reason, ESP id and lease for many deliveries in one UPDATE … FROM a row
-    source (arrays unnested on PostgreSQL, VALUES on SQLite) and add what was written to the
-    campaign's counters, atomically; return where the campaign stands after the write:
-    (status, sent_count, failed_count).
+    source (a JSON array unpacked on PostgreSQL, VALUES on SQLite) and add what was written
+    to the campaign's counters, atomically; return where the campaign stands after the
+    write: (status, sent_count, failed_count).
 
     rows: (pk, status, reason, esp_message_id, claimed_until). Django's bulk_update builds a
     CASE per field per row and cost more than the sending itself. A delivery that already
@@ -37,15 +38,26 @@ def write_outcomes(rows, now, campaign_id):
     table = Delivery._meta.db_table
     adapt = connection.ops.adapt_datetimefield_value
     if connection.vendor == "postgresql":
-        # One array per column: the statement's text is the same for every chunk, so the
-        # driver does not parse 250 placeholders each time.
-        source = (
-            "unnest(%s::bigint[], %s::text[], %s::text[], %s::text[], %s::timestamptz[])"
-            " AS v(column1, column2, column3, column4, column5)"
+        # The rows as one JSON parameter, unpacked by the server: the statement's text is the
+        # same for every chunk, and json.dumps costs a tenth of what the driver spent dumping
+        # five arrays (escaping them element by element in Python). The ids also go in as an
+        # array, which the planner takes for a few rows. Taking the JSON for the 100 rows it
+        # assumes, it scanned a table not yet analyzed after a campaign's snapshot, and the
+        # plan kept for the connection went on scanning as the table grew.
+        rows_cte = (
+            "WITH v(column1, column2, column3, column4, column5) AS MATERIALIZED (SELECT (r->>0)::bigint,"
+            " r->>1, r->>2, r->>3, (r->>4)::timestamptz FROM json_array_elements(%s::json) r)"
         )
-        columns = list(zip(*rows, strict=True)) or [()] * 5
-        params = [adapt(now), *(list(column) for column in columns)]
+        source, among = "v", f"AND {table}.id = ANY(ARRAY(SELECT column1 FROM v))"
+        rows_json = json.dumps(
+            [
+                [pk, status, reason, message_id, until and until.isoformat()]
+                for pk, status, reason, message_id, until in rows
+            ]
+        )
+        params = [rows_json, adapt(now)]
     else:  # SQLite: VALUES columns are column1…column5; a cast value would become a number
+        rows_cte, among = "", ""
         source = f"(VALUES {', '.join(['(%s, %s, %s, %s, %s)'] * len(rows))}) AS v"
         params = [adapt(now)]
         for pk, status, reason, message_id, claimed_until in rows:
@@ -56,7 +68,7 @@ def write_outcomes(rows, now, campaign_id):
             claimed_until = v.column5, attempts = {table}.attempts + 1,
             sent_at = CASE WHEN v.column2 = 'sent' THEN %s ELSE {table}.sent_at END
         FROM {source}
-        WHERE {table}.id = v.column1 AND {table}.status IN (%s, %s)
+        WHERE {table}.id = v.column1 {among} AND {table}.status IN (%s, %s)
         RETURNING {table}.status
     """
     params += [Delivery.Status.PENDING, Delivery.Status.CLAIMED]
@@ -73,7 +85,8 @@ def write_outcomes(rows, now, campaign_id):
         # per chunk, and the counters still always agree with the deliveries.
         count = "(SELECT count(*) FROM written WHERE written.status = %s)"
         (row,) = prepared.execute(
-            f"WITH written AS ({update}) {counters.format(count, count, count)}", [*params, *counted, campaign_id]
+            f"{rows_cte}, written AS ({update}) {counters.format(count, count, count)}",
+            [*params, *counted, campaign_id],
         ).rows
         return row
     with connection.cursor() as cursor, transaction.atomic():
