@@ -8,6 +8,7 @@ import email
 import email.policy
 
 import pytest
+from anymail.utils import EmailAddress
 from django.core import mail
 from django.core.exceptions import ValidationError
 from django.core.mail import EmailMessage, mailers
@@ -101,6 +102,13 @@ def test_test_sends_refuse_an_injected_subject(sender_settings, settings, outbox
         ("reply_to", [f"help@example.com{INJECTED}"]),
         ("extra_headers", {"X-Order": f"42{INJECTED}"}),
         ("extra_headers", {f"X-Order: 42{INJECTED}": "1"}),
+        ("cc", [f"cc@example.com{INJECTED}"]),
+        # An address already split (an ESP batch's): its display name is checked unformatted.
+        ("to", [EmailAddress(f"Ada\u2028Bcc: {SPY}", "ada@example.com")]),
+        (
+            "merge_headers",
+            {"ada@example.com": {"List-Unsubscribe": "<https://x.example/u/1/>", "X-Order": f"42{INJECTED}"}},
+        ),
     ],
 )
 def test_the_gateway_refuses_any_message_with_a_line_break_in_a_header(field, value, outbox_dir):
@@ -111,6 +119,16 @@ def test_the_gateway_refuses_any_message_with_a_line_break_in_a_header(field, va
     with mailers["default"] as gateway:
         [outcome] = gateway.send_batch([message])
     assert not outcome.sent and outcome.error.startswith("HeaderInjection")
+    assert not list(outbox_dir.glob("*.eml"))
+
+
+def test_the_refusal_names_the_header_at_fault_among_many(outbox_dir):
+    message = EmailMessage("Your order", "Thanks.", "shop@example.com", [f"p{n}@example.com" for n in range(50)])
+    message.merge_headers = {f"p{n}@example.com": {"X-Order": str(n)} for n in range(50)}
+    message.merge_headers["p31@example.com"]["X-Note"] = f"fine\x0b{SPY}"
+    with mailers["default"] as gateway:
+        [outcome] = gateway.send_batch([message])
+    assert outcome.error == "HeaderInjection: the X-Note header contains a line break"
     assert not list(outbox_dir.glob("*.eml"))
 
 
