@@ -121,9 +121,9 @@ class RowCleaner:
     def address(self, cells):
         return clean_address(cells[self.email_index] if self.email_index < len(cells) else "")
 
-    def clean(self, cells, email, key):
+    def clean(self, cells, email, email_hash):
         width = len(cells)
-        values = [email, key_hash(key)]
+        values = [email, email_hash]
         for index, max_length, field in self.text:
             value = cells[index] if index < width else ""
             if max_length and len(value) > max_length:
@@ -144,22 +144,29 @@ class RowCleaner:
 
 
 def clean_rows(rows, cleaner, summary, report):
-    """Yield a staging tuple per good row; count and report the rest."""
+    """Yield a staging tuple per good row; count and report the rest.
+
+    Duplicates inside the file are found by the first 128 bits of each address's keyed
+    hash, kept as a number: for a million rows about half the memory of the addresses
+    themselves, and two addresses would share them only by a chance of 2**-128 per pair.
+    """
     seen = set()
     for line, cells in rows:
         summary.rows += 1
         try:
             email, key = cleaner.address(cells)
-            if key in seen:
+            email_hash = key_hash(key)
+            mark = int(email_hash[:32], 16)
+            if mark in seen:
                 summary.duplicates += 1
                 report.add(line, "duplicate of an earlier row in this file (letter case ignored)")
                 continue
-            values = cleaner.clean(cells, email, key)
+            values = cleaner.clean(cells, email, email_hash)
         except ValueError as error:
             summary.invalid += 1
             report.add(line, str(error))
             continue
-        seen.add(key)
+        seen.add(mark)
         yield values
 
 
