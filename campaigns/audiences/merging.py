@@ -6,15 +6,18 @@ with a blank), create new ones (INSERT … ON CONFLICT DO NOTHING on the case-in
 address) and join the audience. A dry run runs counting queries instead, so nothing is
 written and its counts are exact.
 
-On PostgreSQL a chunk's SQL runs in a helper thread on the same connection while the
-caller validates the next chunk in Python: the database and Python work side by side.
+On PostgreSQL a chunk's SQL runs in a helper thread while the caller validates the next
+chunk in Python, and outside a transaction two chunks merge at once, each on its own
+connection: Python and two server processes work side by side.
 The suppression ledger is only read (through suppression.policy), never written.
 """
 
 import re
-from concurrent.futures import ThreadPoolExecutor
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor, wait
+from queue import SimpleQueue
 
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connection, connections
 from django.utils import timezone
 
 from campaigns.models import Contact, Membership
@@ -90,63 +93,86 @@ class Merger:
         self.counts = dict.fromkeys(COUNTS, 0)
         self.now = connection.ops.adapt_datetimefield_value(timezone.now())
         self.blocked = policy.blocked_hashes(Stream.PROMOTIONAL).query.sql_with_params()
-        self.pending = None
+        self.pending = deque()
+        self.extra = None
 
     def __enter__(self):
-        types = {"tags": self.json, "attributes": self.json, "consent_date": "timestamptz" if self.postgres else "text"}
         with connection.cursor() as cursor:
             cursor.execute(f"DROP TABLE IF EXISTS {STAGING}")
-            cursor.execute(
-                f"CREATE TEMPORARY TABLE {STAGING} ({', '.join(f'{c} {types.get(c, "text")}' for c in self.columns)})"
-            )
+            self._create_staging(cursor)
         if self.postgres:
-            self.thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="import-merge")
-            # The helper thread must share this connection (and any transaction it is in).
-            self.cursor = connection.connection.cursor()
+            # The helper threads' cursors: the caller's connection (and any transaction it is
+            # in), and outside a transaction a second connection, so that two chunks merge at
+            # once on two server processes. Chunks never share an address (duplicates inside
+            # the file are dropped before), so they write disjoint rows, and each inserts in
+            # address order, so two merges wait on each other at most, never deadlock.
+            cursors = [connection.connection.cursor()]
+            if not connection.in_atomic_block:
+                self.extra = connections.create_connection(DEFAULT_DB_ALIAS)
+                self.extra.ensure_connection()
+                cursors.append(self.extra.connection.cursor())
+                self._create_staging(cursors[-1])
+            self.lanes = SimpleQueue()
+            for cursor in cursors:
+                self.lanes.put(cursor)
+            self.width = len(cursors)
+            self.thread = ThreadPoolExecutor(max_workers=self.width, thread_name_prefix="import-merge")
         return self
+
+    def _create_staging(self, cursor):
+        types = {"tags": self.json, "attributes": self.json, "consent_date": "timestamptz" if self.postgres else "text"}
+        columns = ", ".join(f"{c} {types.get(c, 'text')}" for c in self.columns)
+        cursor.execute(f"CREATE TEMPORARY TABLE {STAGING} ({columns})")
 
     def add(self, rows):
         if not self.postgres:
             with connection.cursor() as cursor:
                 marks = ", ".join(["%s"] * len(self.columns))
                 cursor.executemany(f"INSERT INTO {STAGING} VALUES ({marks})", rows)
-                self.merge(cursor, len(rows))
+                self._tally(self.merge(cursor, len(rows)))
             return
-        text = copy_text(rows)  # Python work, done here while the thread runs SQL
-        self.wait()
-        self.pending = self.thread.submit(self._copy_and_merge, text, len(rows))
-
-    def wait(self):
-        if self.pending is not None:
-            self.pending.result()
-            self.pending = None
+        text = copy_text(rows)  # Python work, done here while the threads run SQL
+        if len(self.pending) == self.width:
+            self._tally(self.pending.popleft().result())
+        self.pending.append(self.thread.submit(self._copy_and_merge, text, len(rows)))
 
     def __exit__(self, *exc):
         try:
             if self.postgres:
                 try:
-                    self.wait()
+                    # every chunk handed over finishes (or fails) before its connection goes
+                    for future in wait(self.pending).done:
+                        if future.exception() is None:
+                            self._tally(future.result())
+                    for future in self.pending:
+                        future.result()  # raises the first failure
                 finally:
                     self.thread.shutdown()
-                    self.cursor.close()
+                    while not self.lanes.empty():
+                        self.lanes.get().close()
+                    if self.extra is not None:
+                        self.extra.close()  # its temporary table goes with it
         finally:
             with connection.cursor() as cursor:
                 cursor.execute(f"DROP TABLE IF EXISTS {STAGING}")
 
     def _copy_and_merge(self, text, size):
-        with self.cursor.copy(f"COPY {STAGING} ({', '.join(self.columns)}) FROM STDIN") as copy:
-            copy.write(text)
-        self.merge(self.cursor, size)
+        cursor = self.lanes.get()
+        try:
+            with cursor.copy(f"COPY {STAGING} ({', '.join(self.columns)}) FROM STDIN") as copy:
+                copy.write(text)
+            return self.merge(cursor, size)
+        finally:
+            self.lanes.put(cursor)
 
     def merge(self, cursor, size):
-        if self.dry_run:
-            self._count(cursor, size)
-        else:
-            self._write(cursor, size)
+        """Merge the staged chunk of `size` rows; returns its counts."""
+        created, updated = (self._count if self.dry_run else self._write)(cursor, size)
         blocked_sql, blocked_params = self.blocked
         cursor.execute(f"SELECT count(*) FROM {STAGING} WHERE email_hash IN ({blocked_sql})", list(blocked_params))
-        self.counts["suppressed"] += cursor.fetchone()[0]
+        suppressed = cursor.fetchone()[0]
         cursor.execute(f"{'TRUNCATE' if self.postgres else 'DELETE FROM'} {STAGING}")
+        return {"created": created, "updated": updated, "unchanged": size - created - updated, "suppressed": suppressed}
 
     def _write(self, cursor, size):
         contact, membership = Contact._meta.db_table, Membership._meta.db_table
@@ -188,7 +214,7 @@ class Merger:
                 f"WHERE found.id IS NOT NULL ORDER BY found.id ON CONFLICT DO NOTHING",
                 [self.audience.pk, self.now],
             )
-        self._tally(size, created, updated)
+        return created, updated
 
     def _count(self, cursor, size):
         """The dry run: what _write would do, counted, nothing written."""
@@ -206,12 +232,11 @@ class Merger:
                 f"WHERE {' OR '.join(changed)}"
             )
             updated = cursor.fetchone()[0]
-        self._tally(size, size - existing, updated)
+        return size - existing, updated
 
-    def _tally(self, size, created, updated):
-        self.counts["created"] += created
-        self.counts["updated"] += updated
-        self.counts["unchanged"] += size - created - updated
+    def _tally(self, counts):
+        for name, count in counts.items():
+            self.counts[name] += count
 
     def _update_terms(self):
         """SET clauses and "would change" tests: a blank cell never overwrites what we hold."""

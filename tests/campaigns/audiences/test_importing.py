@@ -7,10 +7,13 @@ from pathlib import Path
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.db import connection
 from email_validator import EmailNotValidError, validate_email
 from openpyxl import Workbook
 
+from campaigns.audiences import importing
 from campaigns.audiences.importing import import_file
+from campaigns.audiences.merging import Merger
 from campaigns.audiences.tables import auto_mapping
 from campaigns.models import Audience, Contact
 from suppression import policy
@@ -253,6 +256,47 @@ def test_suppression_list_import_records_source_import_and_file_name(tmp_path):
     assert ConsentEvent.objects.filter(source=Source.IMPORT, action="opt_out").count() == 2
     again = import_file(path, kind="suppressions", channel=Channel.EMAIL_MARKETING)
     assert (again.created, again.unchanged) == (0, 2)
+
+
+def chunked_import(tmp_path, monkeypatch, **options):
+    """Import 20 rows in chunks of 4 (an existing contact renamed, an opt-out, a duplicate
+    and a bad row in later chunks); returns (summary, the server processes that merged)."""
+    monkeypatch.setattr(importing, "CHUNK", 4)
+    Contact.objects.create(email="c3@example.com", first_name="Old")
+    policy.record_opt_out("c17@example.com", Channel.EMAIL_MARKETING, Source.LINK)
+    rows = [f"c{n}@example.com,New{n}" for n in range(20)]
+    rows[9:9] = ["C2@EXAMPLE.COM,Again", "broken,Bad"]
+    path = tmp_path / "chunks.csv"
+    path.write_text("email,first_name\n" + "\n".join(rows) + "\n")
+    servers = []
+    merge = Merger.merge
+
+    def merge_and_note_server(self, cursor, size):
+        servers.append(cursor.connection.info.backend_pid)
+        return merge(self, cursor, size)
+
+    monkeypatch.setattr(Merger, "merge", merge_and_note_server)
+    summary = import_file(path, audience_name="Customers", update_existing=True, **options)
+    assert (summary.rows, summary.created, summary.updated, summary.unchanged) == (22, 19, 1, 0)
+    assert (summary.duplicates, summary.invalid, summary.suppressed) == (1, 1, 1)
+    emails = Audience.objects.get(name="Customers").contacts.values_list("email", "first_name")
+    assert sorted(emails) == sorted((f"c{n}@example.com", f"New{n}") for n in range(20))
+    return summary, servers
+
+
+@pytest.mark.django_db(transaction=True)
+def test_outside_a_transaction_chunks_merge_on_two_connections_with_the_same_outcomes(postgres, tmp_path, monkeypatch):
+    assert not connection.in_atomic_block
+    _, servers = chunked_import(tmp_path, monkeypatch)
+    assert len(servers) == 5 and len(set(servers)) == 2
+    assert connection.connection.info.backend_pid in servers
+
+
+def test_inside_a_transaction_every_chunk_merges_on_its_connection(postgres, tmp_path, monkeypatch):
+    # Another connection could not see the transaction's rows, nor be rolled back with it.
+    assert connection.in_atomic_block
+    _, servers = chunked_import(tmp_path, monkeypatch)
+    assert set(servers) == {connection.connection.info.backend_pid}
 
 
 def test_common_headers_are_matched_automatically():
