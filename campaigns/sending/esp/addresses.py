@@ -5,6 +5,8 @@ Building a payload, anymail parses every recipient with email.headerregistry, tw
 were validated when stored (suppression.addresses), so a batch message carries them
 already split into anymail EmailAddress objects, and the backend's payload takes those as
 they are. anymail still builds the payload, posts it and reads the per-recipient status.
+docs/upstream/anymail-parsed-addresses.md offers anymail the change that makes the mixins
+here unneeded.
 """
 
 from functools import cache
