@@ -120,7 +120,7 @@ class PendingSignup(models.Model):
     ticked and the wording shown.
     """
 
-    address_hash = models.CharField(max_length=64, db_index=True)
+    address_hash = models.CharField(max_length=64)
     sealed = models.BinaryField()
     page = models.ForeignKey(SignupPage, on_delete=models.CASCADE, related_name="+")
     audience = models.ForeignKey("campaigns.Audience", on_delete=models.CASCADE, related_name="+")
@@ -128,3 +128,6 @@ class PendingSignup(models.Model):
     wording = models.ForeignKey("suppression.ConsentWording", on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(default=timezone.now)
     expires_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["address_hash"], name="pending_signup_hash_idx")]  # no LIKE index

@@ -96,7 +96,7 @@ class SignupConfirmation(AppendOnly):
     Holds no address: the keyed hash, the page as it was and the wording shown.
     """
 
-    address_hash = models.CharField(max_length=64, db_index=True)
+    address_hash = models.CharField(max_length=64)
     channels = models.JSONField(default=list)
     page_id = models.BigIntegerField()
     page_title = models.CharField(max_length=255)
@@ -104,6 +104,10 @@ class SignupConfirmation(AppendOnly):
     wording = models.ForeignKey(ConsentWording, on_delete=models.PROTECT, related_name="confirmations")
     requested_at = models.DateTimeField()
     confirmed_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        # Hashes are only ever matched whole: a plain index (db_index would add a LIKE index).
+        indexes = [models.Index(fields=["address_hash"], name="signup_confirmation_hash_idx")]
 
 
 class ConsentEvent(AppendOnly):
@@ -161,11 +165,14 @@ class ConsentEvent(AppendOnly):
 class DroppedMessage(models.Model):
     """A message (or one recipient of it) the gateway refused to hand on, and why."""
 
-    address_hash = models.CharField(max_length=64, db_index=True)
+    address_hash = models.CharField(max_length=64)
     stream = models.CharField(max_length=16, choices=Stream.choices)
     channel = models.CharField(max_length=32, choices=Channel.choices)
     subject = models.CharField(max_length=255, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["address_hash"], name="dropped_message_hash_idx")]  # no LIKE index
 
 
 class EspEvent(models.Model):

@@ -181,3 +181,17 @@ def test_each_consent_event_writes_only_the_index_entries_a_query_reads(postgres
     assert "WHERE (campaign_id IS NOT NULL)" in indexes["consent_event_campaign_idx"]
     assert "(address_hash)" in indexes["consent_event_hash_idx"]
     assert len(indexes) == 4  # and the primary key
+
+
+def test_no_keyed_hash_has_a_like_index(postgres):
+    """Hashes are matched whole, never by prefix: db_index on a CharField would add a second,
+    LIKE (pattern_ops) index that only costs a write per row (dropped messages, signups)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT tablename, indexname FROM pg_indexes WHERE schemaname = 'public' "
+            "AND indexdef ~ '(address|email)_hash' AND indexdef LIKE '%%pattern_ops%%'"
+        )
+        assert cursor.fetchall() == []
+        cursor.execute("SELECT indexname FROM pg_indexes WHERE indexname LIKE '%%\\_hash\\_idx'")
+        names = {name for (name,) in cursor.fetchall()}
+    assert {"dropped_message_hash_idx", "signup_confirmation_hash_idx", "pending_signup_hash_idx"} <= names
