@@ -17,7 +17,7 @@ from collections import deque
 from concurrent.futures import ThreadPoolExecutor, wait
 from queue import SimpleQueue
 
-from django.db import DEFAULT_DB_ALIAS, connection, connections
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, connection, connections
 from django.utils import timezone
 
 from campaigns.models import Contact, Membership
@@ -136,7 +136,8 @@ class Merger:
             self._tally(self.pending.popleft().result())
         self.pending.append(self.thread.submit(self._copy_and_merge, text, len(rows)))
 
-    def __exit__(self, *exc):
+    def __exit__(self, exc_type, *exc):
+        failed = exc_type is not None
         try:
             if self.postgres:
                 try:
@@ -144,8 +145,10 @@ class Merger:
                     for future in wait(self.pending).done:
                         if future.exception() is None:
                             self._tally(future.result())
-                    for future in self.pending:
-                        future.result()  # raises the first failure
+                    errors = [future.exception() for future in self.pending if future.exception()]
+                    if errors and not failed:
+                        failed = True
+                        raise errors[0]  # the earliest chunk's; with an error under way, that one stands
                 finally:
                     self.thread.shutdown()
                     while not self.lanes.empty():
@@ -153,8 +156,14 @@ class Merger:
                     if self.extra is not None:
                         self.extra.close()  # its temporary table goes with it
         finally:
-            with connection.cursor() as cursor:
-                cursor.execute(f"DROP TABLE IF EXISTS {STAGING}")
+            try:
+                with connection.cursor() as cursor:
+                    cursor.execute(f"DROP TABLE IF EXISTS {STAGING}")
+            except DatabaseError:
+                # After a failure (the connection lost, say) the import's own error says more;
+                # a temporary table ends with its session anyway.
+                if not failed:
+                    raise
 
     def _copy_and_merge(self, text, size):
         cursor = self.lanes.get()

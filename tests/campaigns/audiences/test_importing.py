@@ -3,8 +3,10 @@
 import csv
 import io
 import json
+import threading
 from pathlib import Path
 
+import psycopg
 import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection
@@ -297,6 +299,39 @@ def test_inside_a_transaction_every_chunk_merges_on_its_connection(postgres, tmp
     assert connection.in_atomic_block
     _, servers = chunked_import(tmp_path, monkeypatch)
     assert set(servers) == {connection.connection.info.backend_pid}
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("dropped", ["the caller's", "the second"])
+def test_a_merge_connection_dropped_mid_import_fails_it_cleanly_and_a_rerun_completes_it(
+    postgres, tmp_path, monkeypatch, dropped
+):
+    monkeypatch.setattr(importing, "CHUNK", 4)
+    path = tmp_path / "forty.csv"
+    path.write_text("email,first_name\n" + "".join(f"c{n}@example.com,N{n}\n" for n in range(40)))
+    merge, on_it = Merger.merge, []
+    connection.ensure_connection()
+    callers = connection.connection  # (merges run in helper threads, where `connection` is another)
+
+    def merge_dropping_a_connection(self, cursor, size):
+        if (cursor.connection is callers) == (dropped == "the caller's"):
+            on_it.append(size)
+            if len(on_it) == 2:  # its server process ends mid-import
+                cursor.execute("SELECT pg_terminate_backend(pg_backend_pid())")
+        return merge(self, cursor, size)
+
+    monkeypatch.setattr(Merger, "merge", merge_dropping_a_connection)
+    # The server's own reason comes out, not a later "connection is closed" from cleaning up.
+    with pytest.raises(psycopg.errors.AdminShutdown):
+        import_file(path, audience_name="Customers")
+    assert not [thread for thread in threading.enumerate() if thread.name.startswith("import-merge")]
+    connection.close()  # as a task's end does with a connection that failed
+    merged = Audience.objects.get(name="Customers").contacts.count()
+    assert 0 < merged < 40
+    monkeypatch.setattr(Merger, "merge", merge)
+    again = import_file(path, audience_name="Customers")
+    assert (again.created, again.unchanged) == (40 - merged, merged)
+    assert Audience.objects.get(name="Customers").contacts.count() == 40
 
 
 def test_common_headers_are_matched_automatically():
