@@ -286,7 +286,7 @@ def chunked_import(tmp_path, monkeypatch, **options):
     return summary, servers
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_outside_a_transaction_chunks_merge_on_two_connections_with_the_same_outcomes(postgres, tmp_path, monkeypatch):
     assert not connection.in_atomic_block
     _, servers = chunked_import(tmp_path, monkeypatch)
@@ -301,7 +301,7 @@ def test_inside_a_transaction_every_chunk_merges_on_its_connection(postgres, tmp
     assert set(servers) == {connection.connection.info.backend_pid}
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 @pytest.mark.parametrize("dropped", ["the caller's", "the second"])
 def test_a_merge_connection_dropped_mid_import_fails_it_cleanly_and_a_rerun_completes_it(
     postgres, tmp_path, monkeypatch, dropped
