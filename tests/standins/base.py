@@ -12,15 +12,17 @@ with Retry-After) measured from when it is asked for.
 """
 
 import asyncio
-import email.parser
-import email.policy
 import html
+import io
 import json
 import multiprocessing
 import re
 import time
 import urllib.parse
 import urllib.request
+from math import inf
+
+import multipart
 
 
 class Request:
@@ -40,12 +42,19 @@ class Request:
         """Form fields as lists of values (urlencoded or multipart/form-data)."""
         content_type = self.headers.get("content-type", "")
         if content_type.startswith("multipart/form-data"):
-            message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
-                f"Content-Type: {content_type}\r\n\r\n".encode() + self.raw
+            _, options = multipart.parse_options_header(content_type)
+            # No limits: the body is in memory already, and spooling a part to disk only slows it.
+            parser = multipart.MultipartParser(
+                io.BytesIO(self.raw),
+                options["boundary"],
+                len(self.raw),
+                part_limit=inf,
+                spool_limit=inf,
+                memory_limit=inf,
             )
             fields = {}
-            for part in message.iter_parts():
-                fields.setdefault(part.get_param("name", header="content-disposition"), []).append(part.get_content())
+            for part in parser:  # a file as bytes, a field as text (UTF-8, as the ESPs read it)
+                fields.setdefault(part.name, []).append(part.raw if part.filename else part.value)
             return fields
         return urllib.parse.parse_qs(self.raw.decode(), keep_blank_values=True)
 
