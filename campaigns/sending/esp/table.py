@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from anymail.backends import amazon_ses, brevo, mailgun, mailjet, postmark, sendgrid, sparkpost
 
 from . import templates
+from .multipart import MultipartMailgunPayload
 
 SENT = frozenset({"sent", "queued"})
 
@@ -19,7 +20,7 @@ SENT = frozenset({"sent", "queued"})
 class Esp:
     name: str
     backend: type
-    payload: type  # the anymail payload class of its batch call
+    payload: type  # the anymail payload class of its batch call (or our subclass of it)
     batch_limit: int  # recipients per API call, the ESP's own limit
     placeholder: str  # a raw (non-escaping) variable in the ESP's syntax; VAR is its name
     key: str = "VAR"  # the variable's name in anymail's merge_data
@@ -39,7 +40,7 @@ ESPS = (
         "{{{VAR}}}",
         stored_template=templates.postmark,
     ),
-    Esp("mailgun", mailgun.EmailBackend, mailgun.MailgunPayload, 1000, "%recipient.VAR%"),
+    Esp("mailgun", mailgun.EmailBackend, MultipartMailgunPayload, 1000, "%recipient.VAR%"),
     # Legacy substitutions: plain text replacement of the key, so key and placeholder agree.
     Esp("sendgrid", sendgrid.EmailBackend, sendgrid.SendGridPayload, 1000, "-mr.VAR-", key="-mr.VAR-"),
     Esp("sparkpost", sparkpost.EmailBackend, sparkpost.SparkPostPayload, 1000, "{{{VAR}}}", sent=SENT | {"unknown"}),
