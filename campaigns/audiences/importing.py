@@ -16,6 +16,7 @@ import json
 import re
 import time
 from dataclasses import asdict, dataclass
+from functools import partial
 from pathlib import Path
 
 from django.db import connection, transaction
@@ -194,7 +195,7 @@ def import_file(
     progress=None,
 ):
     """Import `path` (CSV or XLSX) and return its ImportSummary. `mapping`: {column index: field},
-    default: the automatic matches. `progress(rows_done, total)` is called after each chunk."""
+    default: the automatic matches. `progress(rows_done, total)` is called once each chunk is in the database."""
     started = time.monotonic()
     summary = ImportSummary()
     report = ErrorReport(report_path)
@@ -202,28 +203,31 @@ def import_file(
         with open_table(path) as table:
             report.delimiter = table.delimiter or ","  # XLSX has none: a plain CSV report
             cleaner = RowCleaner(mapping if mapping is not None else auto_mapping(table.headers))
-            good = clean_rows(table.rows, cleaner, summary, report)
-            batches = _with_progress(chunks(good, CHUNK), summary, table.total, progress)
+            batches = chunks(clean_rows(table.rows, cleaner, summary, report), CHUNK)
+            tell = _teller(table.total, progress)
             if kind == "suppressions":
-                _import_suppressions(batches, summary, channel, Path(path).name, dry_run)
+                _import_suppressions(batches, summary, channel, Path(path).name, dry_run, tell)
             else:
-                _import_contacts(batches, cleaner, summary, audience_name, update_existing, dry_run)
+                _import_contacts(batches, cleaner, summary, audience_name, update_existing, dry_run, tell)
+            tell(summary.rows, final=True)
     finally:
         summary.error_report = report.close()
     summary.seconds = round(time.monotonic() - started, 3)
     return summary
 
 
-def _with_progress(batches, summary, total, progress):
-    for batch in batches:
-        yield batch
+def _teller(total, progress):
+    """tell(rows_done): report progress, if asked for, against the table's estimated total
+    (never below what is done; the last report makes them equal)."""
+
+    def tell(done, final=False):
         if progress:
-            progress(summary.rows, max(total, summary.rows))
-    if progress:
-        progress(summary.rows, summary.rows)
+            progress(done, done if final else max(total, done))
+
+    return tell
 
 
-def _import_suppressions(batches, summary, channel, file_name, dry_run):
+def _import_suppressions(batches, summary, channel, file_name, dry_run, tell):
     """Addresses from a previous provider's suppression list: closed, source `import`, never reopened."""
     note = f"Imported from {file_name}"
     with transaction.atomic():
@@ -231,11 +235,12 @@ def _import_suppressions(batches, summary, channel, file_name, dry_run):
             addresses = [values[0] for values in batch]
             summary.suppressed += len(addresses)
             summary.created += policy.record_opt_outs(addresses, channel, Source.IMPORT, actor="import", note=note)
+            tell(summary.rows)
         transaction.set_rollback(dry_run)
     summary.unchanged = summary.suppressed - summary.created
 
 
-def _import_contacts(batches, cleaner, summary, audience_name, update_existing, dry_run):
+def _import_contacts(batches, cleaner, summary, audience_name, update_existing, dry_run, tell):
     if dry_run:
         audience = Audience.objects.filter(name=audience_name).first()
     else:
@@ -243,7 +248,8 @@ def _import_contacts(batches, cleaner, summary, audience_name, update_existing, 
     update_fields = [field for field in cleaner.mapped if field != "email"] if update_existing else []
     with Merger(cleaner.columns, audience, update_fields, dry_run) as merger:
         for batch in batches:
-            merger.add(batch)
+            # Rows read so far, told once this chunk is merged: the bar never runs ahead of the data.
+            merger.add(batch, merged=partial(tell, summary.rows))
     for name in ("created", "updated", "unchanged", "suppressed"):
         setattr(summary, name, merger.counts[name])
 

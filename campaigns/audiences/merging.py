@@ -124,17 +124,19 @@ class Merger:
         columns = ", ".join(f"{c} {types.get(c, 'text')}" for c in self.columns)
         cursor.execute(f"CREATE TEMPORARY TABLE {STAGING} ({columns})")
 
-    def add(self, rows):
+    def add(self, rows, merged=None):
+        """Merge a chunk of rows; `merged()`, if given, is called on this thread once it is in."""
         if not self.postgres:
             with connection.cursor() as cursor:
                 marks = ", ".join(["%s"] * len(self.columns))
                 cursor.executemany(f"INSERT INTO {STAGING} VALUES ({marks})", rows)
-                self._tally(self.merge(cursor, len(rows)))
+                self._done(self.merge(cursor, len(rows)), merged)
             return
         text = copy_text(rows)  # Python work, done here while the threads run SQL
         if len(self.pending) == self.width:
-            self._tally(self.pending.popleft().result())
-        self.pending.append(self.thread.submit(self._copy_and_merge, text, len(rows)))
+            future, earlier = self.pending.popleft()
+            self._done(future.result(), earlier)
+        self.pending.append((self.thread.submit(self._copy_and_merge, text, len(rows)), merged))
 
     def __exit__(self, exc_type, *exc):
         failed = exc_type is not None
@@ -142,10 +144,11 @@ class Merger:
             if self.postgres:
                 try:
                     # every chunk handed over finishes (or fails) before its connection goes
-                    for future in wait(self.pending).done:
+                    wait([future for future, _ in self.pending])
+                    for future, merged in self.pending:
                         if future.exception() is None:
-                            self._tally(future.result())
-                    errors = [future.exception() for future in self.pending if future.exception()]
+                            self._done(future.result(), merged)
+                    errors = [future.exception() for future, _ in self.pending if future.exception()]
                     if errors and not failed:
                         failed = True
                         raise errors[0]  # the earliest chunk's; with an error under way, that one stands
@@ -243,9 +246,11 @@ class Merger:
             updated = cursor.fetchone()[0]
         return size - existing, updated
 
-    def _tally(self, counts):
+    def _done(self, counts, merged):
         for name, count in counts.items():
             self.counts[name] += count
+        if merged is not None:
+            merged()
 
     def _update_terms(self):
         """SET clauses and "would change" tests: a blank cell never overwrites what we hold."""

@@ -4,6 +4,7 @@ import csv
 import io
 import json
 import threading
+import time
 from pathlib import Path
 
 import psycopg
@@ -299,6 +300,29 @@ def test_inside_a_transaction_every_chunk_merges_on_its_connection(postgres, tmp
     assert connection.in_atomic_block
     _, servers = chunked_import(tmp_path, monkeypatch)
     assert set(servers) == {connection.connection.info.backend_pid}
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_progress_never_runs_ahead_of_the_rows_merged(postgres, tmp_path, monkeypatch):
+    monkeypatch.setattr(importing, "CHUNK", 4)
+    path = tmp_path / "forty.csv"
+    path.write_text("email,first_name\n" + "".join(f"c{n}@example.com,N{n}\n" for n in range(40)))
+    merge = Merger.merge
+
+    def slow_merge(self, cursor, size):
+        time.sleep(0.05)  # reading the file runs ahead of the merging
+        return merge(self, cursor, size)
+
+    monkeypatch.setattr(Merger, "merge", slow_merge)
+    told = []
+
+    def progress(done, total):
+        told.append((done, total, Contact.objects.count()))
+
+    import_file(path, audience_name="Customers", progress=progress)
+    assert [done for done, *_ in told] == [*range(4, 41, 4), 40]
+    assert all(done <= in_the_database for done, _, in_the_database in told)
+    assert told[-1] == (40, 40, 40)
 
 
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
