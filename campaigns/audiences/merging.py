@@ -145,13 +145,13 @@ class Merger:
                 try:
                     # every chunk handed over finishes (or fails) before its connection goes
                     wait([future for future, _ in self.pending])
-                    for future, merged in self.pending:
-                        if future.exception() is None:
-                            self._done(future.result(), merged)
                     errors = [future.exception() for future, _ in self.pending if future.exception()]
                     if errors and not failed:
                         failed = True
                         raise errors[0]  # the earliest chunk's; with an error under way, that one stands
+                    if not failed:  # a failed import is neither counted nor told on, only reported
+                        for future, merged in self.pending:
+                            self._done(future.result(), merged)
                 finally:
                     self.thread.shutdown()
                     while not self.lanes.empty():
