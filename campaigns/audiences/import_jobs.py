@@ -9,6 +9,7 @@ it is imported, an upload nobody imported after KEEP_UPLOADS, a report after KEE
 import logging
 from datetime import timedelta
 
+from django.db import connection
 from django.db.models import Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -107,6 +108,10 @@ def run(job_id):
         )
     except Exception as error:  # the admin must see why, whatever it was
         logger.exception("Import job %s failed", job.pk)
+        # The error may be the database connection itself (the server restarted): the
+        # failure is written on a new one, or the job would show "running" for ever.
+        if connection.connection is not None and not connection.is_usable():
+            connection.close()
         ImportJob.objects.filter(pk=job.pk).update(
             status=Status.FAILED, error=str(error)[:2000], error_report="", finished_at=timezone.now()
         )
