@@ -1,4 +1,5 @@
-"""Send-engine figures through real Redis, PostgreSQL and two worker processes.
+"""Send-engine figures through real Redis, PostgreSQL and two promotional workers as the
+Procfile runs them (PROMOTIONAL_CONCURRENCY processes each, one chain per process).
 
 send_esp_batch, send_esp_single (anymail's Postmark backend → stand-in Postmark API on
 loopback), send_esp_batch_<esp> for every ESP with a stand-in (BENCH_ESP_RECIPIENTS each,
@@ -49,6 +50,8 @@ ESP_GOALS = {"mailgun": 8_000}  # recipients/s; every ESP's goal is also a ratio
 BASELINE_SAMPLE = int(os.environ.get("BENCH_BASELINE_SAMPLE", "20000"))
 POSTMARK = "anymail.backends.postmark.EmailBackend"
 CAMPAIGN_TIMEOUT = 900
+# Processes per worker: the Procfile's worker-promotional default (PROMOTIONAL_CONCURRENCY).
+WORKER_CONCURRENCY = int(os.environ.get("PROMOTIONAL_CONCURRENCY", "2"))
 
 
 def make_campaign(audience):
@@ -88,15 +91,24 @@ def peak_rss_mb(worker):
 
 @contextmanager
 def two_workers(env):
-    """Two fresh promotional worker processes with `env`; yields (workers, their log folder)."""
+    """Two fresh promotional workers with `env`, each with the Procfile's concurrency and
+    together worked by one chain per process, as the README's MAILROOM_SEND_CHAINS advises;
+    yields (workers, their log folder)."""
+    from django.test import override_settings
+
     from config.celery import app
 
     app.control.purge()
-    worker_env = os.environ | env | {"DJANGO_SETTINGS_MODULE": "config.settings.test", "PYTHONUNBUFFERED": "1"}
+    chains = 2 * WORKER_CONCURRENCY  # starting a campaign here opens them; the workers carry them on
+    worker_env = os.environ | {"MAILROOM_SEND_CHAINS": str(chains)} | env
+    worker_env |= {"DJANGO_SETTINGS_MODULE": "config.settings.test", "PYTHONUNBUFFERED": "1"}
     logs = Path(tempfile.mkdtemp(prefix="mailroom-bench-"))
-    workers = [Worker(worker_env, "promotional", logs / f"worker{n}.log", concurrency=1) for n in range(2)]
+    workers = [
+        Worker(worker_env, "promotional", logs / f"worker{n}.log", concurrency=WORKER_CONCURRENCY) for n in range(2)
+    ]
     try:
-        yield workers, logs
+        with override_settings(MAILROOM_SEND_CHAINS=chains):
+            yield workers, logs
     finally:
         for worker in workers:
             worker.stop()
