@@ -6,10 +6,11 @@
   first). Goal: under 5 ms. Baseline: 1,000 primary-key lookups in one query on the same
   table, the floor for any 1,000-key probe.
 - unsubscribe_p99_ms: RFC 8058 one-click POSTs, each for a new address, against gunicorn
-  with 4 sync workers on PostgreSQL, from 100 concurrent connections (closed loop).
-  Goal: under 50 ms; the line carries p50 and requests/s. Baseline: the p99 of the health
-  check (one `SELECT 1`) under the same server and load, the floor of this stack here.
-- unsubscribe_rps_ratio: the same run's one-click requests/s against the health check's.
+  with 4 sync workers on PostgreSQL, from 100 concurrent connections (closed loop), in
+  ROUNDS rounds alternating with as many of the health check (one `SELECT 1`), the floor
+  of this stack here; each side's best round. Goal: under 50 ms; the line carries p50 and
+  requests/s. Baseline: the health check's p99 under the same server and load.
+- unsubscribe_rps_ratio: the same rounds' one-click requests/s against the health check's.
   Goal: at least 0.8.
 
 Runs in the bench database that bench.database.prepare() made.
@@ -29,7 +30,8 @@ ROOT = Path(__file__).resolve().parent.parent
 SUPPRESSIONS = 1_000_000
 BATCH = 1_000
 CONCURRENCY = 100
-UNSUBSCRIBES = 6_000
+UNSUBSCRIBES = 6_000  # per round
+ROUNDS = 3
 WORKERS = 4
 
 
@@ -177,14 +179,24 @@ def bench_unsubscribe():
     )
     try:
         wait_for_port(port)
-        paths = [urlparse(unsubscribe_url(f"reader{n}@example.com", 1)).path for n in range(UNSUBSCRIBES + 400)]
-        load(port, "POST", paths[UNSUBSCRIBES:])  # warm-up: imports, connections
-        health, health_per_second = load(port, "GET", ["/healthz"] * UNSUBSCRIBES)
-        latencies, per_second = load(port, "POST", paths[:UNSUBSCRIBES])
+        addresses = (f"reader{n}@example.com" for n in range(ROUNDS * UNSUBSCRIBES + 400))
+        paths = [urlparse(unsubscribe_url(address, 1)).path for address in addresses]
+        load(port, "POST", paths[-400:])  # warm-up: imports, connections
+        rounds = {"health": [], "one_click": []}
+        for round_ in range(ROUNDS):  # health first, then one-click first, …: neither always leads
+            sides = [
+                ("health", "GET", ["/healthz"] * UNSUBSCRIBES),
+                ("one_click", "POST", paths[round_ * UNSUBSCRIBES : (round_ + 1) * UNSUBSCRIBES]),
+            ]
+            for side, method, side_paths in sides if round_ % 2 == 0 else sides[::-1]:
+                rounds[side].append(load(port, method, side_paths))
     finally:
         server.terminate()
         server.wait(timeout=30)
-    assert ConsentEvent.objects.filter(source="one_click").count() == UNSUBSCRIBES + 400
+    assert ConsentEvent.objects.filter(source="one_click").count() == ROUNDS * UNSUBSCRIBES + 400
+    # Each side's best round: other work on this shared machine only ever slows a run.
+    health, health_per_second = max(rounds["health"], key=lambda result: result[1])
+    latencies, per_second = max(rounds["one_click"], key=lambda result: result[1])
     emit(
         "unsubscribe_p99_ms",
         percentile(latencies, 0.99),
@@ -198,6 +210,7 @@ def bench_unsubscribe():
         workers=WORKERS,
         concurrency=CONCURRENCY,
         requests=len(latencies),
+        rounds=ROUNDS,
         cpus=os.cpu_count(),
         baseline_is="p99 of the health check (one SELECT 1) under the same server and load",
     )
@@ -209,7 +222,9 @@ def bench_unsubscribe():
         goal_ratio=0.8,
         workers=WORKERS,
         concurrency=CONCURRENCY,
-        baseline_is="health check requests/s under the same server and load",
+        runs=[round(result[1]) for result in rounds["one_click"]],
+        baseline_runs=[round(result[1]) for result in rounds["health"]],
+        baseline_is="health check requests/s under the same server and load, best of as many rounds",
     )
 
 
