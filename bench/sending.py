@@ -1,10 +1,11 @@
 """Send-engine figures through real Redis, PostgreSQL and two promotional workers as the
 Procfile runs them (PROMOTIONAL_CONCURRENCY processes each, one chain per process).
 
-send_esp_batch, send_esp_single (anymail's Postmark backend → stand-in Postmark API on
-loopback), send_esp_batch_<esp> for every ESP with a stand-in (BENCH_ESP_RECIPIENTS each,
-best of BENCH_ESP_ROUNDS against the best of as many baselines; Resend sends one message
-per call) and send_smtp (→ aiosmtpd on loopback), each against a
+send_esp_batch (BENCH_RECIPIENTS), send_esp_single (a tenth of them; anymail's Postmark
+backend → stand-in Postmark API on loopback), send_esp_batch_<esp> for every ESP with a
+stand-in (BENCH_ESP_RECIPIENTS each, best of BENCH_ESP_ROUNDS against the best of as many
+baselines; Resend sends one message per call, to a tenth as many) and send_smtp (a tenth
+of BENCH_RECIPIENTS → aiosmtpd on loopback), each against a
 baseline: the same messages built by the same builder and handed to the same anymail
 backend and sink in this one process, with no database or broker. worker_peak_rss_mb at
 10,000 and 100,000 recipients; snapshot_1m_s against a plain INSERT … SELECT of the same
@@ -47,7 +48,9 @@ RECIPIENTS = int(os.environ.get("BENCH_RECIPIENTS", "100000"))
 ESP_RECIPIENTS = int(os.environ.get("BENCH_ESP_RECIPIENTS", "20000"))
 ESP_ROUNDS = int(os.environ.get("BENCH_ESP_ROUNDS", "3"))
 ESP_GOALS = {"mailgun": 8_000}  # recipients/s; every ESP's goal is also a ratio of at least 0.8
-BASELINE_SAMPLE = int(os.environ.get("BENCH_BASELINE_SAMPLE", "20000"))
+# The one-message-per-call lines (SMTP, an ESP without batching) run at a tenth of the batch
+# rate: their campaigns and baselines are a tenth as long, still tens of seconds each.
+BASELINE_SAMPLE = int(os.environ.get("BENCH_BASELINE_SAMPLE", "10000"))
 POSTMARK = "anymail.backends.postmark.EmailBackend"
 CAMPAIGN_TIMEOUT = 900
 # Processes per worker: the Procfile's worker-promotional default (PROMOTIONAL_CONCURRENCY).
@@ -205,7 +208,8 @@ def bench_esp(name, server, audience, batch, baseline_count):
 
 def esp_batches():
     """send_esp_batch_<esp>: each ESP's batch path (Resend's one message per call) to its
-    stand-in, ESP_RECIPIENTS recipients each, best of ESP_ROUNDS campaigns (the same two
+    stand-in, ESP_RECIPIENTS recipients each (a tenth for one message per call), best of
+    ESP_ROUNDS campaigns (the same two
     workers) against the best of as many baselines, run in turn: on this shared machine one
     run of either side swung by half from the next, and other work only ever slows a run."""
     from campaigns.sending.esp.table import ESPS
@@ -213,14 +217,15 @@ def esp_batches():
     ensure_sender()
     batched = {esp.name for esp in ESPS}
     for name in esps.ESPS:
-        audience = seed_audience(f"esp-{name}", ESP_RECIPIENTS)
+        recipients = ESP_RECIPIENTS if name in batched else ESP_RECIPIENTS // 10
+        audience = seed_audience(f"esp-{name}", recipients)
         server = esps.start(name, record=False)
         rates, bases = [], []
         try:
             with two_workers(esp_env(name, server, True)) as (_, logs):
                 for _ in range(ESP_ROUNDS):
                     rates.append(send_campaign(audience, logs))
-                    bases.append(esp_baseline(name, server, True, ESP_RECIPIENTS))
+                    bases.append(esp_baseline(name, server, True, recipients))
         finally:
             server.stop()
         emit(
@@ -228,7 +233,7 @@ def esp_batches():
             max(rates),
             "recipients/s",
             max(bases),
-            recipients=ESP_RECIPIENTS,
+            recipients=recipients,
             path="batch" if name in batched else "one message per call",
             runs=[round(rate) for rate in rates],
             baseline_runs=[round(base) for base in bases],
@@ -256,17 +261,17 @@ def run():
             at_10k_mb=rss_small,
             goal="under 250 and flat",
         )
-        rate, base, _ = bench_esp("postmark", postmark, big, False, BASELINE_SAMPLE)
-        emit("send_esp_single", rate, "messages/s", base, recipients=RECIPIENTS, goal=2_000)
+        rate, base, _ = bench_esp("postmark", postmark, small, False, BASELINE_SAMPLE)
+        emit("send_esp_single", rate, "messages/s", base, recipients=RECIPIENTS // 10, goal=2_000)
     finally:
         postmark.stop()
     esp_batches()
 
     sink = SmtpSink().start()
     try:
-        rate, _ = run_campaign(big, smtp_mailer_env(sink.port))
+        rate, _ = run_campaign(small, smtp_mailer_env(sink.port))
         base = baseline(SmtpBackend(alias="bench", host="127.0.0.1", port=sink.port), contacts(BASELINE_SAMPLE))
-        emit("send_smtp", rate, "messages/s", base, recipients=RECIPIENTS, goal=500)
+        emit("send_smtp", rate, "messages/s", base, recipients=RECIPIENTS // 10, goal=500)
     finally:
         sink.stop()
 
