@@ -49,7 +49,7 @@ ESP_RECIPIENTS = int(os.environ.get("BENCH_ESP_RECIPIENTS", "20000"))
 ESP_ROUNDS = int(os.environ.get("BENCH_ESP_ROUNDS", "3"))
 ESP_GOALS = {"mailgun": 8_000}  # recipients/s; every ESP's goal is also a ratio of at least 0.8
 # The one-message-per-call lines (SMTP, an ESP without batching) run at a tenth of the batch
-# rate: their campaigns and baselines are a tenth as long, still tens of seconds each.
+# rate: their campaigns and baselines send a tenth as many, still 8-40 s each.
 BASELINE_SAMPLE = int(os.environ.get("BENCH_BASELINE_SAMPLE", "10000"))
 POSTMARK = "anymail.backends.postmark.EmailBackend"
 CAMPAIGN_TIMEOUT = 900
@@ -137,7 +137,7 @@ def send_campaign(audience, logs):
 
 
 def run_campaign(audience, env):
-    """Send one campaign with two fresh worker processes; returns (recipients/s, peak RSS MB)."""
+    """Send one campaign with two fresh workers (two_workers); returns (recipients/s, peak RSS MB)."""
     with two_workers(env) as (workers, logs):
         rate = send_campaign(audience, logs)
         return rate, max(peak_rss_mb(worker) for worker in workers)
@@ -209,9 +209,9 @@ def bench_esp(name, server, audience, batch, baseline_count):
 def esp_batches():
     """send_esp_batch_<esp>: each ESP's batch path (Resend's one message per call) to its
     stand-in, ESP_RECIPIENTS recipients each (a tenth for one message per call), best of
-    ESP_ROUNDS campaigns (the same two
-    workers) against the best of as many baselines, run in turn: on this shared machine one
-    run of either side swung by half from the next, and other work only ever slows a run."""
+    ESP_ROUNDS campaigns (the same two workers) against the best of as many baselines, run
+    in turn: on this shared machine one run of either side swung by half from the next, and
+    other work only ever slows a run."""
     from campaigns.sending.esp.table import ESPS
 
     ensure_sender()
