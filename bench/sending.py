@@ -29,6 +29,7 @@ import json
 import os
 import tempfile
 import time
+from collections import Counter
 from contextlib import contextmanager
 from pathlib import Path
 from types import SimpleNamespace
@@ -52,6 +53,7 @@ ESP_GOALS = {"mailgun": 8_000}  # recipients/s; every ESP's goal is also a ratio
 # rate: their campaigns and baselines send a tenth as many, still 8-40 s each.
 BASELINE_SAMPLE = int(os.environ.get("BENCH_BASELINE_SAMPLE", "10000"))
 POSTMARK = "anymail.backends.postmark.EmailBackend"
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 CAMPAIGN_TIMEOUT = 900
 # Processes per worker: the Procfile's worker-promotional default (PROMOTIONAL_CONCURRENCY).
 WORKER_CONCURRENCY = int(os.environ.get("PROMOTIONAL_CONCURRENCY", "2"))
@@ -76,20 +78,55 @@ def ensure_sender():
     sender.save()
 
 
+def processes():
+    """(pid, process group, command name, CPU seconds so far) of every live process."""
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            raw = stat.read_text()
+            fields = raw.rsplit(")", 1)[1].split()  # the name, in brackets, may hold spaces
+            name = raw[raw.index("(") + 1 : raw.rindex(")")]
+            yield int(stat.parent.name), int(fields[2]), name, (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+        except (OSError, ValueError, IndexError):
+            continue
+
+
 def peak_rss_mb(worker):
     """Largest VmHWM among the worker's processes (it runs in its own session)."""
     peak = 0
-    for status in Path("/proc").glob("[0-9]*/stat"):
+    for pid, group, _, _ in processes():
+        if group != worker.process.pid:
+            continue
         try:
-            fields = status.read_text().rsplit(")", 1)[1].split()
-            if int(fields[2]) != worker.process.pid:  # process group
-                continue
-            for line in (status.parent / "status").read_text().splitlines():
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
                 if line.startswith("VmHWM:"):
                     peak = max(peak, int(line.split()[1]) // 1024)
         except (OSError, ValueError, IndexError):
             continue
     return peak
+
+
+def cpu_seconds(workers, server):
+    """CPU seconds so far of the workers' processes, of PostgreSQL's (0 unless it runs on
+    this machine) and of the stand-in's."""
+    groups = {worker.process.pid for worker in workers}
+    used = Counter()
+    for pid, group, name, seconds in processes():
+        if group in groups:
+            used["workers"] += seconds
+        elif name.startswith("postgres"):
+            used["postgres"] += seconds
+        elif pid == server.process.pid:
+            used["stand_in"] += seconds
+    return used
+
+
+def baseline_cpu_seconds(server):
+    """CPU seconds so far of this process (where the baselines run) and of the stand-in's."""
+    return Counter(process=time.process_time(), stand_in=cpu_seconds((), server)["stand_in"])
+
+
+def per_recipient_us(used, recipients):
+    return {kind: round(seconds * 1e6 / recipients) for kind, seconds in sorted(used.items())}
 
 
 @contextmanager
@@ -211,7 +248,10 @@ def esp_batches():
     stand-in, ESP_RECIPIENTS recipients each (a tenth for one message per call), best of
     ESP_ROUNDS campaigns (the same two workers) against the best of as many baselines, run
     in turn: on this shared machine one run of either side swung by half from the next, and
-    other work only ever slows a run."""
+    other work only ever slows a run. Each line also gives the CPU each side spent per
+    recipient over all its rounds (the workers', PostgreSQL's and the stand-in's; the
+    baseline's process and the stand-in's): steadier than the rates, and it says where the
+    pipeline's time goes."""
     from campaigns.sending.esp.table import ESPS
 
     ensure_sender()
@@ -221,11 +261,16 @@ def esp_batches():
         audience = seed_audience(f"esp-{name}", recipients)
         server = esps.start(name, record=False)
         rates, bases = [], []
+        used, base_used = Counter(), Counter()
         try:
-            with two_workers(esp_env(name, server, True)) as (_, logs):
+            with two_workers(esp_env(name, server, True)) as (workers, logs):
                 for _ in range(ESP_ROUNDS):
+                    before = cpu_seconds(workers, server)
                     rates.append(send_campaign(audience, logs))
+                    used.update(cpu_seconds(workers, server) - before)
+                    before = baseline_cpu_seconds(server)
                     bases.append(esp_baseline(name, server, True, recipients))
+                    base_used.update(baseline_cpu_seconds(server) - before)
         finally:
             server.stop()
         emit(
@@ -237,6 +282,8 @@ def esp_batches():
             path="batch" if name in batched else "one message per call",
             runs=[round(rate) for rate in rates],
             baseline_runs=[round(base) for base in bases],
+            cpu_us_per_recipient=per_recipient_us(used, recipients * ESP_ROUNDS),
+            baseline_cpu_us_per_recipient=per_recipient_us(base_used, recipients * ESP_ROUNDS),
             goal=ESP_GOALS.get(name, "ratio >= 0.8"),
         )
 
