@@ -34,7 +34,13 @@ def write_outcomes(rows, now, campaign_id):
     has an outcome keeps it: a chunk repeated after its lease ran out (a slow worker taken
     for dead) is then neither rewritten nor counted twice in the campaign's counters, which
     the progress bar reads instead of counting a million rows every 2 s.
+
+    With no rows (a batch before its first chunk, none of it suppressed) the standing is
+    only read: a write would lock the campaign's row, which every worker's chunk writes,
+    and wait for its own WAL flush, to add nothing.
     """
+    if not rows:
+        return Campaign.objects.filter(pk=campaign_id).values_list("status", "sent_count", "failed_count").get()
     table = Delivery._meta.db_table
     adapt = connection.ops.adapt_datetimefield_value
     if connection.vendor == "postgresql":

@@ -1,10 +1,12 @@
-"""Writing a chunk's outcomes: every value lands as written, and on PostgreSQL the write
-finds its rows by primary key however the table grew since the plan was made."""
+"""Writing a chunk's outcomes: every value lands as written, a flush with nothing to write
+only reads, and on PostgreSQL the write finds its rows by primary key however the table
+grew since the plan was made."""
 
 from datetime import timedelta
 
 import pytest
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from campaigns.models import Campaign, Delivery
@@ -63,3 +65,13 @@ def test_no_plan_of_the_chunk_write_scans_the_deliveries(postgres, sender_settin
         cursor.execute(f"SELECT count(*) FROM {table} WHERE status = 'sent'")
         (written,) = cursor.fetchone()
     assert (after - before, written) == (0, 400)
+
+
+def test_a_flush_with_nothing_recorded_reads_the_standing_and_writes_nothing(sender_settings):
+    campaign = make_campaign(make_page(), make_audience("Customers", [("ada@example.com", "Ada")]))
+    start(campaign)
+    Campaign.objects.filter(pk=campaign.pk).update(sent_count=3, failed_count=2)
+    with CaptureQueriesContext(connection) as queries:
+        standing = outcomes.Recorder(campaign.pk).flush()
+    assert standing == (Campaign.Status.SENDING, 3, 2)
+    assert [query["sql"] for query in queries if not query["sql"].lstrip().upper().startswith("SELECT")] == []
