@@ -19,6 +19,15 @@ from .outcomes import uncount
 
 logger = logging.getLogger(__name__)
 
+# Per campaign, the highest id this process last claimed: its next claim scans the pending
+# rows above it. The partial index on pending rows keeps an entry for every row claimed
+# since the table's last VACUUM, and a scan from the campaign's first id walked them all: a
+# claim of 500 took 8 ms of PostgreSQL's CPU at the start of a 40,000-row campaign and 29 ms
+# at its end. Rows handed back below the mark (released, reclaimed) are still claimed: this
+# process's release or reclaim forgets its marks, and a claim that finds nothing above its
+# mark scans again from the first id.
+_claimed_up_to = {}
+
 
 @dataclass(slots=True)
 class Recipient:
@@ -63,9 +72,12 @@ def among(ids):
 
 def reclaim_stale(campaign_id):
     """Claims whose lease ran out (their worker died) go back to pending."""
-    return Delivery.objects.filter(
+    reclaimed = Delivery.objects.filter(
         campaign_id=campaign_id, status=Delivery.Status.CLAIMED, claimed_until__lt=timezone.now()
     ).update(status=Delivery.Status.PENDING, claimed_until=None)
+    if reclaimed:
+        _claimed_up_to.pop(campaign_id, None)
+    return reclaimed
 
 
 def lease_end():
@@ -74,7 +86,27 @@ def lease_end():
 
 def claim(campaign_id, size):
     """Lease up to `size` pending deliveries to this worker (SKIP LOCKED: workers never
-    collide); returns them as Claimed rows, in id order.
+    collide); returns them as Claimed rows, in id order: the lowest above the last this
+    process claimed (_claimed_up_to), or the lowest of all when there are none above it.
+    """
+    after = _claimed_up_to.get(campaign_id, 0)
+    rows = lease_rows(campaign_id, size, after)
+    if not rows and after:
+        rows = lease_rows(campaign_id, size, 0)
+    if rows:
+        _claimed_up_to[campaign_id] = rows[-1][0]
+    else:
+        _claimed_up_to.pop(campaign_id, None)
+    deliveries = [claimed_row(row) for row in rows]
+    orphans = [delivery for delivery in deliveries if delivery.contact is None]
+    if orphans:
+        drop_orphans(campaign_id, {delivery.pk for delivery in orphans})
+    return [delivery for delivery in deliveries if delivery.contact is not None]
+
+
+def lease_rows(campaign_id, size, after):
+    """Lease up to `size` pending deliveries with an id above `after`; their CLAIMED_COLUMNS
+    rows, in id order.
 
     On PostgreSQL one statement: the UPDATE … WHERE id = ANY(ARRAY(SELECT … FOR UPDATE SKIP
     LOCKED)) in a WITH, its rows joined to their contacts. The ARRAY makes the pick one
@@ -88,10 +120,11 @@ def claim(campaign_id, size):
     # The statuses are written into the text: a prepared statement's generic plan could not
     # use the partial index on pending rows for a `status = $n` it cannot see.
     pending = (
-        f"SELECT id FROM {table} WHERE campaign_id = %s AND status = '{Delivery.Status.PENDING}' ORDER BY id LIMIT %s"
+        f"SELECT id FROM {table} WHERE campaign_id = %s AND status = '{Delivery.Status.PENDING}' AND id > %s "
+        "ORDER BY id LIMIT %s"
     )
     update = f"UPDATE {table} SET status = '{Delivery.Status.CLAIMED}', claimed_until = %s WHERE id {{among}}"
-    params = [lease, campaign_id, size]
+    params = [lease, campaign_id, after, size]
     joined = f"SELECT {CLAIMED_COLUMNS} FROM {{rows}} LEFT JOIN {contacts} c ON c.id = d.contact_id"
     if connection.vendor == "postgresql":  # one statement is atomic: no BEGIN and COMMIT round trips
         rows = prepared.execute(
@@ -109,11 +142,7 @@ def claim(campaign_id, size):
                 ids,
             )
             rows = cursor.fetchall()
-    deliveries = [claimed_row(row) for row in rows]
-    orphans = [delivery for delivery in deliveries if delivery.contact is None]
-    if orphans:
-        drop_orphans(campaign_id, {delivery.pk for delivery in orphans})
-    return [delivery for delivery in deliveries if delivery.contact is not None]
+    return rows
 
 
 def drop_orphans(campaign_id, ids):
@@ -139,6 +168,7 @@ def release(deliveries):
         Delivery.objects.filter(among(d.pk for d in deliveries), status=Delivery.Status.CLAIMED).update(
             status=Delivery.Status.PENDING, claimed_until=None
         )
+        _claimed_up_to.clear()  # the rows' campaign is not at hand, and this is rare
 
 
 def defer(later):
