@@ -126,6 +126,9 @@ class Campaign(models.Model):
     sent_count = models.PositiveIntegerField(default=0, editable=False)
     failed_count = models.PositiveIntegerField(default=0, editable=False)
     suppressed_count = models.PositiveIntegerField(default=0, editable=False)
+    # Deliveries up to this id have been handed to a chain as a range (sending.claims): the
+    # pending ones above it are the campaign's untouched rest.
+    taken_up_to = models.BigIntegerField(default=0, editable=False)
     # Frozen when sending starts (DESIGN invariant 5): later page edits change nothing.
     frozen_subject = models.CharField(max_length=255, blank=True, editable=False)
     frozen_html = models.TextField(blank=True, editable=False)
@@ -287,6 +290,10 @@ class SendChain(models.Model):
     # When the outage it is backing off from began (None: the backend answered last time):
     # past MAILROOM_GIVE_UP_AFTER_SECONDS the batch fails and the campaign pauses.
     unavailable_since = models.DateTimeField(null=True, blank=True)
+    # The ids of the batch it took last as a range (sending.claims.take_range): its pending
+    # rows are the chain's while its lease runs, and anyone's once it has run out.
+    range_from = models.BigIntegerField(null=True, blank=True)
+    range_to = models.BigIntegerField(null=True, blank=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["campaign", "slot"], name="one_chain_per_slot")]

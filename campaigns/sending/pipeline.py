@@ -152,7 +152,8 @@ def chunks_by_variant(campaign, deliveries, backend):
 def send_next_batch(campaign_id, size=None, slot=None):
     """Claim and send one batch; returns how many deliveries it handled (0: nothing left).
 
-    `slot` names the chain the batch belongs to, whose lease is renewed with the rows'.
+    `slot` names the chain the batch belongs to: its batch is a range of the campaign's
+    rows (claims.take_range), the chain's while its lease, renewed as it works, runs.
     When the backend is unavailable the rows go back unsent and BackendUnavailable is raised;
     once the chain has met the outage for longer than MAILROOM_GIVE_UP_AFTER_SECONDS, the
     rows fail with its error instead and the campaign pauses (give_up).
@@ -160,7 +161,7 @@ def send_next_batch(campaign_id, size=None, slot=None):
     if not still_sending(campaign_id):
         return 0
     reclaim_stale(campaign_id)
-    batch = claim(campaign_id, size or settings.MAILROOM_BATCH_SIZE)
+    batch = claim(campaign_id, size or settings.MAILROOM_BATCH_SIZE, slot)
     if not batch:
         if not finish_if_done(campaign_id) and pacing.enabled():
             seconds = next_due_in(campaign_id)  # deliveries put off for their provider's rate
