@@ -423,8 +423,9 @@ def kill_mid_campaign(audience, total, env, received, logs):
     a quarter of the way in and start a replacement at once. Returns seconds from the kill
     until deliveries move again, seconds until every row the dead worker held is sent, and
     how many recipients were sent twice."""
-    from campaigns.models import Campaign, Delivery
+    from campaigns.models import Campaign
     from campaigns.sending import lifecycle
+    from tests.factories import in_hand, without_outcome
 
     campaign = make_campaign(audience)
     lifecycle.schedule(campaign)
@@ -437,8 +438,7 @@ def kill_mid_campaign(audience, total, env, received, logs):
         wait_until(lambda: len(received()) >= total // 4, CAMPAIGN_TIMEOUT, "a quarter of the campaign", tick=0.002)
         processes[-1].kill()
         killed_at = time.monotonic()
-        held = Delivery.objects.filter(campaign=campaign, status=Delivery.Status.CLAIMED)
-        held = Delivery.objects.filter(pk__in=list(held.values_list("pk", flat=True)), status=Delivery.Status.CLAIMED)
+        held = without_outcome(in_hand(campaign.pk))
         processes.append(Worker(env, "promotional", logs / "worker1.log", concurrency=1, wait=False))
         time.sleep(0.5)  # what was on the wire has landed
         before = len(received())

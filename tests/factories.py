@@ -127,6 +127,31 @@ def send_until_idle(campaign):
         pass
 
 
+def in_hand(campaign_id):
+    """The ids of the campaign's deliveries that workers hold without an outcome yet:
+    claimed row by row, or pending inside a chain's range (campaigns.sending.claims)."""
+    from django.db.models import Exists, OuterRef, Q
+
+    from campaigns.models import Delivery, SendChain
+
+    ranges = SendChain.objects.filter(
+        campaign_id=OuterRef("campaign_id"), range_from__lte=OuterRef("pk"), range_to__gte=OuterRef("pk")
+    )
+    return set(
+        Delivery.objects.filter(
+            Q(status=Delivery.Status.CLAIMED) | Q(Exists(ranges), status=Delivery.Status.PENDING),
+            campaign_id=campaign_id,
+        ).values_list("pk", flat=True)
+    )
+
+
+def without_outcome(ids):
+    """Those of the deliveries `ids` that are still pending or claimed."""
+    from campaigns.models import Delivery
+
+    return Delivery.objects.filter(pk__in=ids, status__in=[Delivery.Status.PENDING, Delivery.Status.CLAIMED])
+
+
 def import_csv(text, audience_name):
     """Run the real import pipeline on CSV `text`; returns its ImportSummary."""
     import tempfile

@@ -7,7 +7,7 @@ import pytest
 
 from accountmail.models import AccountMessage
 from accountmail.tasks import send_account_email
-from campaigns.models import Delivery
+from tests.factories import in_hand, without_outcome
 
 from .conftest import LEASE, assert_nothing_lost, due_campaign, wait_for
 
@@ -15,25 +15,26 @@ pytestmark = [pytest.mark.faults, pytest.mark.django_db(transaction=True, serial
 TOTAL = 3_000
 
 
-def kill_one_of_two_workers(stack, received):
+def kill_one_of_two_workers(stack, campaign, received):
     """Two promotional workers (one process each, as in the bench) and beat; one is killed
     once a quarter of the campaign is out and a replacement started. Returns the seconds
     from the kill until every row it held was sent by another."""
     victim, _ = stack.workers(2)
     stack.beat()
     wait_for(lambda: len(received()) >= TOTAL // 4, 90, "a quarter of the campaign")
-    held = set(Delivery.objects.filter(status=Delivery.Status.CLAIMED).values_list("pk", flat=True))
+    held = in_hand(campaign.pk)
     victim.kill()
     killed_at = time.monotonic()
+    assert held  # a quarter of the way in, the workers hold their batches
     stack.workers(1)
-    still_held = Delivery.objects.filter(pk__in=held, status=Delivery.Status.CLAIMED)
+    still_held = without_outcome(held)
     wait_for(lambda: not still_held.exists(), 60, "the killed worker's rows to be sent")
     return time.monotonic() - killed_at
 
 
 def test_sigkill_of_a_promotional_worker_on_the_smtp_path(stack, smtp_sink):
     campaign = due_campaign(TOTAL)
-    recovered = kill_one_of_two_workers(stack, smtp_sink.inbox.recipients)
+    recovered = kill_one_of_two_workers(stack, campaign, smtp_sink.inbox.recipients)
     duplicates = assert_nothing_lost(campaign, smtp_sink.inbox.recipients, TOTAL)
     print(
         f"\nSIGKILL, SMTP path: {duplicates} sent twice; the dead worker's rows sent {recovered:.1f} s after the kill"
@@ -43,7 +44,7 @@ def test_sigkill_of_a_promotional_worker_on_the_smtp_path(stack, smtp_sink):
 
 def test_sigkill_of_a_promotional_worker_on_the_esp_batch_path(stack, esp_sink):
     campaign = due_campaign(TOTAL)
-    recovered = kill_one_of_two_workers(stack, esp_sink.recipients)
+    recovered = kill_one_of_two_workers(stack, campaign, esp_sink.recipients)
     duplicates = assert_nothing_lost(campaign, esp_sink.recipients, TOTAL)
     calls = esp_sink.calls()
     print(f"\nSIGKILL, ESP batch path: {duplicates} sent twice; rows sent {recovered:.1f} s after the kill")
